@@ -1,0 +1,189 @@
+//! The rules of CONTRACT §1, each with a stable name an error can cite.
+
+use super::{MANIFEST_VERSION, MAX_FILE_SIZE, Manifest, PathRule, check_path, find_collision};
+
+/// A broken rule of CONTRACT §1, naming the field or file at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleViolation {
+    /// `manifest_version` is not `1.0`.
+    #[error("unsupported-version: manifest_version is {0:?}, expected \"1.0\"")]
+    UnsupportedVersion(String),
+    /// `tool_id` does not match `^[a-z0-9][a-z0-9._-]{{0,63}}$`.
+    #[error("bad-tool-id: tool_id {0:?} must match ^[a-z0-9][a-z0-9._-]{{0,63}}$")]
+    BadToolId(String),
+    /// `tool_version` is not SemVer 2.0.
+    #[error("bad-tool-version: tool_version {value:?} is not SemVer 2.0 ({cause})")]
+    BadToolVersion {
+        /// The version as written.
+        value: String,
+        /// The parser's complaint.
+        cause: String,
+    },
+    /// `created_at` or `expires_at` is not RFC 3339.
+    #[error("bad-timestamp: {field} {value:?} is not an RFC 3339 timestamp")]
+    BadTimestamp {
+        /// Which field.
+        field: &'static str,
+        /// The value as written.
+        value: String,
+    },
+    /// A path breaks a path rule.
+    #[error("{rule}: file {path:?} is refused: {rule}", rule = .rule.name())]
+    Path {
+        /// The offending path.
+        path: String,
+        /// The rule it breaks.
+        rule: PathRule,
+    },
+    /// `sha256` is not 64 lowercase hex characters.
+    #[error("bad-sha256: file {path:?} has sha256 {value:?}, expected 64 lowercase hex characters")]
+    BadSha256 {
+        /// The file.
+        path: String,
+        /// The value as written.
+        value: String,
+    },
+    /// A size too large to be represented exactly in canonical JSON.
+    #[error("bad-size: file {path:?} has size {size}, larger than 2^53")]
+    BadSize {
+        /// The file.
+        path: String,
+        /// The size.
+        size: u64,
+    },
+    /// `files` is not sorted by path in byte order.
+    #[error("unsorted: files must be sorted by path; {next:?} comes after {prev:?}")]
+    Unsorted {
+        /// The earlier entry.
+        prev: String,
+        /// The entry that should have come first.
+        next: String,
+    },
+    /// The same path is listed twice.
+    #[error("path-duplicate: file {0:?} is listed twice")]
+    Duplicate(String),
+    /// Two paths name one file on a case-insensitive or normalizing filesystem.
+    #[error(
+        "path-case-collision: files {0:?} and {1:?} differ only in case or Unicode normalization"
+    )]
+    CaseCollision(String, String),
+    /// `manifest_hash` is not 64 lowercase hex characters.
+    #[error("bad-manifest-hash: manifest_hash {0:?} is not 64 lowercase hex characters")]
+    BadManifestHash(String),
+}
+
+impl RuleViolation {
+    /// The rule's stable kebab-case name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::UnsupportedVersion(_) => "unsupported-version",
+            Self::BadToolId(_) => "bad-tool-id",
+            Self::BadToolVersion { .. } => "bad-tool-version",
+            Self::BadTimestamp { .. } => "bad-timestamp",
+            Self::Path { rule, .. } => rule.name(),
+            Self::BadSha256 { .. } => "bad-sha256",
+            Self::BadSize { .. } => "bad-size",
+            Self::Unsorted { .. } => "unsorted",
+            Self::Duplicate(_) => "path-duplicate",
+            Self::CaseCollision(..) => "path-case-collision",
+            Self::BadManifestHash(_) => "bad-manifest-hash",
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Strictness {
+    Full,
+    IgnoreOrder,
+}
+
+pub(super) fn check(m: &Manifest, strictness: Strictness) -> Result<(), RuleViolation> {
+    if m.manifest_version != MANIFEST_VERSION {
+        return Err(RuleViolation::UnsupportedVersion(
+            m.manifest_version.clone(),
+        ));
+    }
+    if !is_valid_tool_id(&m.tool_id) {
+        return Err(RuleViolation::BadToolId(m.tool_id.clone()));
+    }
+    m.version()?;
+    check_timestamp("created_at", m.created_at.as_deref())?;
+    check_timestamp("expires_at", m.expires_at.as_deref())?;
+    if !m.manifest_hash.is_empty() && !is_sha256_hex(&m.manifest_hash) {
+        return Err(RuleViolation::BadManifestHash(m.manifest_hash.clone()));
+    }
+    for file in &m.files {
+        check_path(&file.path).map_err(|rule| RuleViolation::Path {
+            path: file.path.clone(),
+            rule,
+        })?;
+        if !is_sha256_hex(&file.sha256) {
+            return Err(RuleViolation::BadSha256 {
+                path: file.path.clone(),
+                value: file.sha256.clone(),
+            });
+        }
+        if file.size > MAX_FILE_SIZE {
+            return Err(RuleViolation::BadSize {
+                path: file.path.clone(),
+                size: file.size,
+            });
+        }
+    }
+    check_order(m, strictness)?;
+    if let Some((a, b)) = find_collision(m.files.iter().map(|f| f.path.as_str())) {
+        return Err(RuleViolation::CaseCollision(a.to_owned(), b.to_owned()));
+    }
+    Ok(())
+}
+
+fn check_order(m: &Manifest, strictness: Strictness) -> Result<(), RuleViolation> {
+    let mut paths: Vec<&str> = m.files.iter().map(|f| f.path.as_str()).collect();
+    if strictness == Strictness::IgnoreOrder {
+        paths.sort_unstable();
+    }
+    for pair in paths.windows(2) {
+        let (prev, next) = (pair[0], pair[1]);
+        match prev.as_bytes().cmp(next.as_bytes()) {
+            std::cmp::Ordering::Less => {}
+            std::cmp::Ordering::Equal => return Err(RuleViolation::Duplicate(next.to_owned())),
+            std::cmp::Ordering::Greater => {
+                return Err(RuleViolation::Unsorted {
+                    prev: prev.to_owned(),
+                    next: next.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_timestamp(field: &'static str, value: Option<&str>) -> Result<(), RuleViolation> {
+    match value {
+        Some(text) if text.parse::<jiff::Timestamp>().is_err() => {
+            Err(RuleViolation::BadTimestamp {
+                field,
+                value: text.to_owned(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether `id` matches `^[a-z0-9][a-z0-9._-]{0,63}$`.
+pub fn is_valid_tool_id(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes.iter().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        })
+}
+
+/// Whether `s` is 64 lowercase hex characters.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}

@@ -1,0 +1,112 @@
+//! Signatures over manifests, and the gate from parsed to trusted data.
+//!
+//! A manifest becomes a [`VerifiedManifest`] only through
+//! [`VerifiedManifest::verify`], which checks, in this order: the size cap and
+//! the JSON shape, the rules of CONTRACT §1, `manifest_hash`, the signature
+//! against the trusted keys, the tool id, the version asked for, the no-rollback
+//! floor and the expiry. Later stages take a `VerifiedManifest`, so unverified
+//! data cannot reach them.
+
+mod keys;
+mod verified;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ed25519_dalek::{Signer as _, SigningKey};
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::{Manifest, ParsedManifest, Signature};
+
+pub use keys::{
+    KeyError, KeyId, TrustStore, generate_key, public_key_pem, read_public_key, read_secret_key,
+    secret_key_pem,
+};
+pub use verified::{TrustError, TrustPolicy, VerifiedManifest};
+
+/// Domain separation: a manifest signature can never be replayed as a
+/// signature over anything else.
+pub const SIGNATURE_CONTEXT: &[u8] = b"tooldelta-manifest-v1:";
+
+/// The only signature algorithm of manifest v1.
+pub const ALGORITHM: &str = "Ed25519";
+
+/// The exact bytes that are signed for a given `manifest_hash`.
+pub fn signing_message(manifest_hash: &str) -> Vec<u8> {
+    [SIGNATURE_CONTEXT, manifest_hash.as_bytes()].concat()
+}
+
+/// Sets `manifest_hash` and signs it.
+pub fn sign(manifest: &mut Manifest, key: &SigningKey) {
+    manifest.signature = None;
+    manifest.manifest_hash = manifest.compute_hash();
+    let signature = key.sign(&signing_message(&manifest.manifest_hash));
+    manifest.signature = Some(Signature {
+        algorithm: ALGORITHM.to_owned(),
+        public_key_id: KeyId::of(&key.verifying_key()).to_string(),
+        signature: BASE64.encode(signature.to_bytes()),
+    });
+}
+
+/// What a signature check found (CONTRACT §2 `signature.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureStatus {
+    /// Signed by a trusted key over the manifest's true hash.
+    Valid,
+    /// Signed, but the signature or the hash does not hold.
+    Invalid,
+    /// No signature.
+    Unsigned,
+    /// Signed by a key that is not trusted here.
+    UnknownKey,
+}
+
+/// The status with the key id the manifest names, as reported to users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureCheck {
+    /// The verdict.
+    pub status: SignatureStatus,
+    /// The key id the manifest claims, if signed.
+    pub public_key_id: Option<String>,
+}
+
+/// Checks a parsed manifest's signature against the trusted keys.
+pub fn check_signature(parsed: &ParsedManifest, trust: &TrustStore) -> SignatureCheck {
+    let Some(sig) = &parsed.manifest.signature else {
+        return SignatureCheck {
+            status: SignatureStatus::Unsigned,
+            public_key_id: None,
+        };
+    };
+    let public_key_id = Some(sig.public_key_id.clone());
+    let status = match trust.get(&sig.public_key_id) {
+        None => SignatureStatus::UnknownKey,
+        Some(key) if signature_holds(parsed, sig, key) => SignatureStatus::Valid,
+        Some(_) => SignatureStatus::Invalid,
+    };
+    SignatureCheck {
+        status,
+        public_key_id,
+    }
+}
+
+fn signature_holds(
+    parsed: &ParsedManifest,
+    sig: &Signature,
+    key: &ed25519_dalek::VerifyingKey,
+) -> bool {
+    if sig.algorithm != ALGORITHM || !parsed.hash_matches() {
+        return false;
+    }
+    let Ok(bytes) = BASE64.decode(&sig.signature) else {
+        return false;
+    };
+    let Ok(signature) = ed25519_dalek::Signature::from_slice(&bytes) else {
+        return false;
+    };
+    key.verify_strict(&signing_message(&parsed.computed_hash), &signature)
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,253 @@
+//! [`VerifiedManifest`]: the only way trusted manifest data enters the engine.
+
+use jiff::Timestamp;
+use semver::Version;
+
+use super::{SignatureCheck, SignatureStatus, TrustStore, check_signature};
+use crate::manifest::{Manifest, ManifestError, RuleViolation};
+
+/// What the client expects of a manifest before it trusts it.
+#[derive(Debug, Clone)]
+pub struct TrustPolicy<'a> {
+    /// The keys whose signatures are accepted.
+    pub trust: &'a TrustStore,
+    /// The tool the client asked for (mix-and-match defence).
+    pub tool_id: &'a str,
+    /// The version asked for explicitly, or `None` for `latest`.
+    pub version: Option<&'a Version>,
+    /// The highest version of this tool accepted so far (rollback defence).
+    pub highest_accepted: Option<&'a Version>,
+    /// Whether an explicitly requested version may be older than that.
+    pub allow_downgrade: bool,
+    /// The current time (freeze defence via `expires_at`).
+    pub now: Timestamp,
+}
+
+/// Why a manifest is not trusted. Every variant names the tool.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    /// Too large, not JSON, or breaks a rule of CONTRACT §1.
+    #[error("manifest for {tool_id}: {source}")]
+    Malformed {
+        /// The tool asked for.
+        tool_id: String,
+        /// What is wrong.
+        #[source]
+        source: ManifestError,
+    },
+    /// The stated `manifest_hash` does not match the content.
+    #[error(
+        "manifest for {tool_id}: manifest_hash {stated} does not match the content ({computed}); the manifest was altered"
+    )]
+    HashMismatch {
+        /// The tool.
+        tool_id: String,
+        /// What the manifest says.
+        stated: String,
+        /// What its content hashes to.
+        computed: String,
+    },
+    /// The signature is missing, from an unknown key, or does not verify.
+    #[error("manifest for {tool_id}: signature is {status}{key}", status = status_word(*.status), key = key_suffix(.public_key_id.as_deref()))]
+    Signature {
+        /// The tool.
+        tool_id: String,
+        /// `unsigned`, `unknown_key` or `invalid`.
+        status: SignatureStatus,
+        /// The key id the manifest claims.
+        public_key_id: Option<String>,
+    },
+    /// The manifest is for another tool.
+    #[error("manifest for {expected}: it describes tool {found:?} instead (mix-and-match refused)")]
+    WrongTool {
+        /// The tool asked for.
+        expected: String,
+        /// The tool the manifest names.
+        found: String,
+    },
+    /// The manifest is for another version than the one asked for.
+    #[error("manifest for {tool_id}: version {found} was served where {expected} was asked for")]
+    WrongVersion {
+        /// The tool.
+        tool_id: String,
+        /// The version asked for.
+        expected: String,
+        /// The version served.
+        found: String,
+    },
+    /// Older than a version already accepted.
+    #[error("manifest for {tool_id}: version {offered} is older than {highest}, already accepted (rollback refused{hint})", hint = if *.explicit { "; pass --allow-downgrade to install it" } else { "" })]
+    Rollback {
+        /// The tool.
+        tool_id: String,
+        /// The version offered.
+        offered: String,
+        /// The highest version accepted so far.
+        highest: String,
+        /// Whether the version was asked for explicitly.
+        explicit: bool,
+    },
+    /// Past `expires_at`.
+    #[error("manifest for {tool_id} {version}: expired at {expires_at} (freeze refused)")]
+    Expired {
+        /// The tool.
+        tool_id: String,
+        /// The version.
+        version: String,
+        /// When it expired.
+        expires_at: String,
+    },
+}
+
+fn status_word(status: SignatureStatus) -> &'static str {
+    match status {
+        SignatureStatus::Valid => "valid",
+        SignatureStatus::Invalid => "invalid (it does not verify with the trusted key)",
+        SignatureStatus::Unsigned => "missing (unsigned manifests are never installed)",
+        SignatureStatus::UnknownKey => "from a key that is not trusted",
+    }
+}
+
+fn key_suffix(key: Option<&str>) -> String {
+    key.map(|k| format!(" (key id {k})")).unwrap_or_default()
+}
+
+/// A manifest whose signature, tool id, version and expiry have been checked.
+#[derive(Debug, Clone)]
+pub struct VerifiedManifest {
+    manifest: Manifest,
+    version: Version,
+    hash: String,
+    key_id: String,
+    bytes: Vec<u8>,
+}
+
+impl VerifiedManifest {
+    /// Checks manifest bytes against a policy; the spec step of each check is
+    /// written above it.
+    pub fn verify(bytes: &[u8], policy: &TrustPolicy<'_>) -> Result<Self, TrustError> {
+        let tool_id = policy.tool_id.to_owned();
+        let malformed = |source: ManifestError| TrustError::Malformed {
+            tool_id: tool_id.clone(),
+            source,
+        };
+        // Bounded, strict parse; the hash is taken over the bytes as received.
+        let parsed = crate::manifest::Manifest::parse(bytes).map_err(malformed)?;
+        // Every rule of CONTRACT §1, paths first among them, even when signed.
+        parsed
+            .manifest
+            .check_rules()
+            .map_err(|e| malformed(e.into()))?;
+        // The content must be what the hash says …
+        if !parsed.hash_matches() {
+            return Err(TrustError::HashMismatch {
+                tool_id,
+                stated: parsed.manifest.manifest_hash.clone(),
+                computed: parsed.computed_hash,
+            });
+        }
+        // … and the hash signed by a trusted key.
+        let SignatureCheck {
+            status,
+            public_key_id,
+        } = check_signature(&parsed, policy.trust);
+        if status != SignatureStatus::Valid {
+            return Err(TrustError::Signature {
+                tool_id,
+                status,
+                public_key_id,
+            });
+        }
+        let manifest = parsed.manifest;
+        // Mix-and-match: a validly signed manifest for another tool.
+        if manifest.tool_id != policy.tool_id {
+            return Err(TrustError::WrongTool {
+                expected: tool_id,
+                found: manifest.tool_id,
+            });
+        }
+        let version = manifest
+            .version()
+            .map_err(|e: RuleViolation| malformed(e.into()))?;
+        check_version(&tool_id, &version, policy)?;
+        check_expiry(&manifest, policy.now)?;
+        Ok(Self {
+            version,
+            hash: parsed.computed_hash,
+            key_id: public_key_id.unwrap_or_default(),
+            bytes: bytes.to_vec(),
+            manifest,
+        })
+    }
+
+    /// The checked manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Its parsed version.
+    pub fn version(&self) -> &Version {
+        &self.version
+    }
+
+    /// Its `manifest_hash`.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The id of the trusted key that signed it.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The bytes it was verified from, to store beside the release.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+fn check_version(
+    tool_id: &str,
+    version: &Version,
+    policy: &TrustPolicy<'_>,
+) -> Result<(), TrustError> {
+    // An explicit version must be the one served, not a neighbour.
+    if let Some(expected) = policy.version {
+        if expected != version {
+            return Err(TrustError::WrongVersion {
+                tool_id: tool_id.to_owned(),
+                expected: expected.to_string(),
+                found: version.to_string(),
+            });
+        }
+    }
+    // No rollback below the highest version accepted, unless asked for by name.
+    if let Some(highest) = policy.highest_accepted {
+        let explicit = policy.version.is_some();
+        if version < highest && !(explicit && policy.allow_downgrade) {
+            return Err(TrustError::Rollback {
+                tool_id: tool_id.to_owned(),
+                offered: version.to_string(),
+                highest: highest.to_string(),
+                explicit,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_expiry(manifest: &Manifest, now: Timestamp) -> Result<(), TrustError> {
+    let Some(expires_at) = &manifest.expires_at else {
+        return Ok(());
+    };
+    // check_rules has already proven the timestamp parses.
+    let expiry: Timestamp = expires_at.parse().expect("checked by check_rules");
+    if now >= expiry {
+        return Err(TrustError::Expired {
+            tool_id: manifest.tool_id.clone(),
+            version: manifest.tool_version.clone(),
+            expires_at: expires_at.clone(),
+        });
+    }
+    Ok(())
+}

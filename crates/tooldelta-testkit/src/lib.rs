@@ -1,0 +1,1 @@
+//! Dev-only helpers for tooldelta tests.
