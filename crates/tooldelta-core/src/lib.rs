@@ -7,7 +7,9 @@
 
 #![warn(missing_docs)]
 
+pub mod events;
 pub mod hash;
 pub mod manifest;
 pub mod publish;
+pub mod report;
 pub mod signing;
