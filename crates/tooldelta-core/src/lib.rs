@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod events;
+pub mod config;
 pub mod hash;
 pub mod manifest;
 pub mod publish;

@@ -1,0 +1,141 @@
+//! The settings file shared by the CLI and the desktop app.
+//!
+//! Precedence, highest first: command-line flags, `TOOLDELTA_*` environment
+//! variables, this file, built-in defaults. The front-ends parse flags and the
+//! environment; this module reads the file and merges.
+//!
+//! ```toml
+//! root = "/var/lib/tooldelta"
+//! mirrors = ["http://mirror.site.lan:8080", "https://hq.example.com"]
+//! trust = ["/etc/tooldelta/hq-2026.pub.pem", "/etc/tooldelta/hq-2027.pub.pem"]
+//! keep_releases = 2
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// How many previous releases are kept for `rollback` unless configured.
+pub const DEFAULT_KEEP_RELEASES: usize = 2;
+
+/// The contents of a settings file. Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Install root (`--root`, `TOOLDELTA_ROOT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<PathBuf>,
+    /// Mirror base URLs, tried in order (`--mirror`, `TOOLDELTA_MIRROR`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<String>,
+    /// Trusted public keys, SPKI PEM files (`--trust`, `TOOLDELTA_TRUST`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trust: Vec<PathBuf>,
+    /// Previous releases kept for rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_releases: Option<usize>,
+}
+
+/// A settings file that could not be read or parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file could not be read or written.
+    #[error("settings file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of the expected shape.
+    #[error("settings file {path}: {source}")]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's complaint, with line and column.
+        #[source]
+        source: toml::de::Error,
+    },
+}
+
+impl Settings {
+    /// Reads a settings file. Relative paths in it are resolved against the
+    /// file's folder, so a config can travel with its keys.
+    pub fn load(path: &Path) -> Result<Self, SettingsError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SettingsError::Io { path: path.to_owned(), source })?;
+        let mut settings: Self =
+            toml::from_str(&text).map_err(|source| SettingsError::Toml { path: path.to_owned(), source })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        settings.root = settings.root.map(|r| base.join(r));
+        settings.trust = settings.trust.into_iter().map(|t| base.join(t)).collect();
+        Ok(settings)
+    }
+
+    /// Writes the settings as TOML, atomically (temp file + rename).
+    pub fn save(&self, path: &Path) -> Result<(), SettingsError> {
+        let io = |source| SettingsError::Io { path: path.to_owned(), source };
+        let text = toml::to_string_pretty(self).expect("settings always serialize");
+        let tmp = path.with_extension("toml.tmp");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Fills every field this one leaves empty from `lower` (a lower-precedence source).
+    #[must_use]
+    pub fn or(self, lower: Settings) -> Settings {
+        Settings {
+            root: self.root.or(lower.root),
+            mirrors: if self.mirrors.is_empty() { lower.mirrors } else { self.mirrors },
+            trust: if self.trust.is_empty() { lower.trust } else { self.trust },
+            keep_releases: self.keep_releases.or(lower.keep_releases),
+        }
+    }
+
+    /// Previous releases kept, or the default.
+    pub fn keep_releases(&self) -> usize {
+        self.keep_releases.unwrap_or(DEFAULT_KEEP_RELEASES)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_follow_the_file_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tooldelta.toml");
+        std::fs::write(&file, "root = \"r\"\nmirrors = [\"http://m\"]\ntrust = [\"k.pem\"]\n").unwrap();
+        let from_file = Settings::load(&file).unwrap();
+        assert_eq!(from_file.root, Some(dir.path().join("r")));
+        assert_eq!(from_file.trust, vec![dir.path().join("k.pem")]);
+        let flags = Settings { mirrors: vec!["http://flag".into()], ..Settings::default() };
+        let merged = flags.or(from_file);
+        assert_eq!(merged.mirrors, ["http://flag"]);
+        assert_eq!(merged.root, Some(dir.path().join("r")));
+        assert_eq!(merged.keep_releases(), DEFAULT_KEEP_RELEASES);
+    }
+
+    #[test]
+    fn unknown_keys_are_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "mirror = \"http://typo\"\n").unwrap();
+        let err = Settings::load(&file).unwrap_err().to_string();
+        assert!(err.contains("bad.toml") && err.contains("mirror"), "{err}");
+    }
+
+    #[test]
+    fn save_then_load_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.toml");
+        let s = Settings { root: Some(dir.path().join("root")), keep_releases: Some(3), ..Settings::default() };
+        s.save(&file).unwrap();
+        assert_eq!(Settings::load(&file).unwrap(), s);
+    }
+}

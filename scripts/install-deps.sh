@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the system packages tooldelta's build and tests need, only when
+# something is missing, so repeated runs cost a `dpkg -s` and nothing more.
+set -euo pipefail
+
+packages=(
+  # Tauri 2 (see shared TAURI-NOTES.md)
+  libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev
+  libsoup-3.0-dev libjavascriptcoregtk-4.1-dev build-essential pkg-config libssl-dev
+  libxdo-dev
+  # GUI tests in a real window
+  xvfb xauth webkit2gtk-driver
+  # reference tools for tests and benchmarks
+  openssl curl nginx-light wrk
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
