@@ -3,14 +3,33 @@
 //! It knows no screen, no HTTP server and no command-line parser: the CLI, the
 //! desktop app and the mirror build on it and render its typed results their
 //! own way. Start at [`manifest`] (what HQ publishes), [`signing`] (how a
-//! manifest becomes trusted) and [`publish`] (how one is made).
+//! manifest becomes trusted), [`publish`] (how one is made) and [`engine`]
+//! (how a workstation installs, verifies, repairs and rolls back tools).
 
 #![warn(missing_docs)]
 
-pub mod events;
+pub mod activate;
 pub mod config;
+pub mod diff;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod fetch;
+mod fsutil;
 pub mod hash;
+pub mod layout;
+pub mod lock;
 pub mod manifest;
 pub mod publish;
 pub mod report;
 pub mod signing;
+pub mod state;
+pub mod store;
+pub mod throttle;
+pub mod verify;
+
+pub use engine::{
+    CancellationToken, Engine, EngineConfig, RepairReport, RollbackReport, ToolStatus, UpdateCheck,
+    UpdateOptions,
+};
+pub use error::{FetchError, UpdateError};

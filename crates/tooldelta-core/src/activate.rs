@@ -1,0 +1,261 @@
+//! Building a release from the store and switching `current` to it.
+//!
+//! A release folder is made of links to store objects: a reflink where the
+//! file system has them (its own inode, shared blocks), else a hard link (the
+//! store's inode, read-only), else a copy. Either way an unchanged 4 GB model
+//! costs O(1). Everything is fsynced before the swap, so after the commit
+//! point the new release is complete on disk.
+//!
+//! The platform-specific steps are [`link_object`] and [`swap_current`]; see
+//! the Windows plan in `docs/architecture.md`.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::fsutil::{
+    create_dir_all_no_symlinks, failpoint, fsync_dir, remove_file_if_exists, remove_tree_if_exists,
+    set_readonly,
+};
+use crate::layout::Layout;
+use crate::manifest::Manifest;
+use crate::store::Store;
+
+/// How a release file was made from its store object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkKind {
+    /// Copy-on-write clone (btrfs, XFS, APFS, ReFS): own inode, shared blocks.
+    Reflink,
+    /// Hard link to the store object: same (read-only) inode.
+    Hardlink,
+    /// A full copy (the store is on another file system, or links are refused).
+    Copy,
+}
+
+/// Makes release files from store objects, remembering what the file system
+/// refused so each file costs one system call.
+#[derive(Debug, Default)]
+pub struct Linker {
+    no_reflink: AtomicBool,
+    no_hardlink: AtomicBool,
+}
+
+impl Linker {
+    /// Places a new file at `dst` (which must not exist) with the content of
+    /// `object`; never follows a symlink at `dst`.
+    pub fn link_object(&self, object: &Path, dst: &Path) -> io::Result<LinkKind> {
+        failpoint!("activate::link");
+        if !self.no_reflink.load(Ordering::Relaxed) {
+            match reflink_copy::reflink(object, dst) {
+                Ok(()) => {
+                    set_readonly(dst)?;
+                    File::open(dst)?.sync_all()?;
+                    return Ok(LinkKind::Reflink);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
+                Err(_) => self.no_reflink.store(true, Ordering::Relaxed),
+            }
+        }
+        if !self.no_hardlink.load(Ordering::Relaxed) {
+            match fs::hard_link(object, dst) {
+                Ok(()) => return Ok(LinkKind::Hardlink),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
+                Err(_) => self.no_hardlink.store(true, Ordering::Relaxed),
+            }
+        }
+        copy_new(object, dst)?;
+        Ok(LinkKind::Copy)
+    }
+}
+
+/// Copies into a new file (`O_EXCL`: a planted symlink at `dst` is refused).
+fn copy_new(src: &Path, dst: &Path) -> io::Result<()> {
+    let mut from = File::open(src)?;
+    let mut to = OpenOptions::new().write(true).create_new(true).open(dst)?;
+    io::copy(&mut from, &mut to)?;
+    to.sync_all()?;
+    drop(to);
+    set_readonly(dst)
+}
+
+/// Builds `tools/<id>/staging/<version>/` from the store: every file of the
+/// manifest, folders fsynced. Returns the staging folder.
+pub fn stage_release(
+    layout: &Layout,
+    store: &Store,
+    linker: &Linker,
+    tool_id: &str,
+    version: &str,
+    manifest: &Manifest,
+) -> io::Result<PathBuf> {
+    let tool_dir = layout.tool_dir(tool_id);
+    let rel = Path::new("staging").join(version);
+    let stage = tool_dir.join(&rel);
+    remove_tree_if_exists(&stage)?;
+    create_dir_all_no_symlinks(&tool_dir, &rel)?;
+    let mut dirs = BTreeSet::from([stage.clone()]);
+    for file in &manifest.files {
+        let dst = stage.join(&file.path);
+        if let Some(parent) = Path::new(&file.path).parent() {
+            create_dir_all_no_symlinks(&stage, parent)?;
+            let mut p = parent;
+            while !p.as_os_str().is_empty() {
+                dirs.insert(stage.join(p));
+                p = p.parent().unwrap_or(Path::new(""));
+            }
+        }
+        linker.link_object(&store.object_path(&file.sha256), &dst)?;
+    }
+    for dir in dirs.iter().rev() {
+        fsync_dir(dir)?;
+    }
+    fsync_dir(&tool_dir.join("staging"))?;
+    Ok(stage)
+}
+
+/// Moves a staged release to `releases/<version>/`, replacing a kept, inactive
+/// copy of the same version.
+pub fn install_release(
+    layout: &Layout,
+    tool_id: &str,
+    version: &str,
+    stage: &Path,
+) -> io::Result<PathBuf> {
+    let releases = layout.releases_dir(tool_id);
+    fs::create_dir_all(&releases)?;
+    let target = layout.release_dir(tool_id, version);
+    remove_tree_if_exists(&target)?;
+    failpoint!("activate::install_rename");
+    fs::rename(stage, &target)?;
+    fsync_dir(&releases)?;
+    Ok(target)
+}
+
+/// Points `current` at `releases/<version>` atomically: a new relative symlink
+/// under a temporary name, then rename over `current`.
+pub fn swap_current(layout: &Layout, tool_id: &str, version: &str) -> io::Result<()> {
+    let tool_dir = layout.tool_dir(tool_id);
+    let tmp = tool_dir.join(format!(".current.tmp-{}", std::process::id()));
+    remove_file_if_exists(&tmp)?;
+    failpoint!("activate::symlink");
+    make_dir_link(&Layout::current_target(version), &tmp)?;
+    failpoint!("activate::swap_rename");
+    // COMMIT POINT: after this rename the new release is the active one; before
+    // it, `current` still names the old release and nothing else changed it.
+    fs::rename(&tmp, layout.current_link(tool_id))?;
+    failpoint!("activate::swap_fsync");
+    fsync_dir(&tool_dir)
+}
+
+#[cfg(unix)]
+fn make_dir_link(target: &Path, link: &Path) -> io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
+#[cfg(windows)]
+fn make_dir_link(target: &Path, link: &Path) -> io::Result<()> {
+    // Needs Developer Mode or the symlink privilege; see the Windows plan.
+    std::os::windows::fs::symlink_dir(target, link)
+}
+
+/// The active version: the folder name `current` points to, if it is a
+/// `releases/<version>` link.
+pub fn read_current(layout: &Layout, tool_id: &str) -> io::Result<Option<String>> {
+    let target = match fs::read_link(layout.current_link(tool_id)) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut parts = target.components();
+    let ok = parts.next().is_some_and(|c| c.as_os_str() == "releases");
+    let version = parts
+        .next()
+        .and_then(|c| c.as_os_str().to_str().map(str::to_owned));
+    match (ok, version, parts.next()) {
+        (true, Some(v), None) => Ok(Some(v)),
+        _ => Err(io::Error::other(format!(
+            "current points to {}, not to releases/<version>",
+            target.display()
+        ))),
+    }
+}
+
+/// The versions kept in `releases/`.
+pub fn kept_releases(layout: &Layout, tool_id: &str) -> io::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(layout.releases_dir(tool_id)) else {
+        return Ok(out);
+    };
+    for entry in entries {
+        let entry = entry?;
+        if !entry.file_type()?.is_dir() {
+            continue;
+        }
+        if let Some(name) = entry.file_name().to_str() {
+            out.push(name.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// Removes a release folder and its stored manifest.
+pub fn remove_release(layout: &Layout, tool_id: &str, version: &str) -> io::Result<()> {
+    failpoint!("activate::prune");
+    // The manifest goes first: a release without a manifest is never chosen
+    // for rollback, and its objects stop being referenced only once it is gone.
+    remove_file_if_exists(&layout.manifest_path(tool_id, version))?;
+    remove_tree_if_exists(&layout.release_dir(tool_id, version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn current_is_a_relative_link_that_swaps_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        for v in ["1.0.0", "2.0.0"] {
+            fs::create_dir_all(layout.release_dir("t", v)).unwrap();
+        }
+        assert_eq!(read_current(&layout, "t").unwrap(), None);
+        swap_current(&layout, "t", "1.0.0").unwrap();
+        swap_current(&layout, "t", "2.0.0").unwrap();
+        assert_eq!(
+            read_current(&layout, "t").unwrap().as_deref(),
+            Some("2.0.0")
+        );
+        let target = fs::read_link(layout.current_link("t")).unwrap();
+        assert!(target.is_relative(), "{}", target.display());
+        assert!(layout.current_link("t").join(".").is_dir());
+    }
+
+    #[test]
+    fn staging_refuses_a_planted_symlinked_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let outside = dir.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        let stage = layout.staging_dir("t").join("1.0.0");
+        fs::create_dir_all(&stage).unwrap();
+        std::os::unix::fs::symlink(&outside, stage.join("sub")).unwrap();
+        let err = create_dir_all_no_symlinks(&stage, Path::new("sub/deeper")).unwrap_err();
+        assert!(err.to_string().contains("not a folder"), "{err}");
+        assert!(!outside.join("deeper").exists());
+    }
+
+    #[test]
+    fn a_link_never_writes_through_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let object = dir.path().join("obj");
+        fs::write(&object, b"data").unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        let dst = dir.path().join("dst");
+        std::os::unix::fs::symlink(&victim, &dst).unwrap();
+        assert!(Linker::default().link_object(&object, &dst).is_err());
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+    }
+}

@@ -1,0 +1,456 @@
+//! `check` and `update`: manifest -> plan -> fetch -> stage -> activate -> cleanup.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use tokio_util::sync::CancellationToken;
+
+use super::remote::{self, Installed};
+use super::{Engine, UpdateCheck, UpdateOptions, check_tool_id};
+use crate::activate::{self, Linker};
+use crate::diff::Plan;
+use crate::error::{FetchError, UpdateError};
+use crate::events::{Event, Phase, Reporter};
+use crate::fetch::{FetchedManifest, ObjectJob};
+use crate::fsutil::write_atomic;
+use crate::lock::FileLock;
+use crate::report::UpdateReport;
+use crate::signing::{SignatureCheck, SignatureStatus, VerifiedManifest};
+use crate::state::HistoryEntry;
+use crate::store::Store;
+use crate::throttle::Progress;
+
+pub(super) async fn check(
+    engine: &Engine,
+    tool_id: &str,
+    opts: &UpdateOptions,
+) -> Result<UpdateCheck, UpdateError> {
+    check_tool_id(tool_id)?;
+    let installed = remote::installed(engine, tool_id)?;
+    let state = remote::load_state(engine, tool_id)?;
+    let floor = remote::floor(&state, installed.as_ref());
+    let (verified, _) = remote::fetch_verified(engine, tool_id, opts, floor.as_ref()).await?;
+    let store = Store::new(&engine.layout);
+    let plan = Plan::new(
+        installed.as_ref().map(|i| &i.manifest),
+        &verified,
+        |h, s| store.contains(h, s),
+    );
+    let up_to_date = installed
+        .as_ref()
+        .is_some_and(|i| i.hash == verified.hash());
+    Ok(UpdateCheck {
+        tool_id: tool_id.to_owned(),
+        installed_version: installed.map(|i| i.version),
+        available_version: verified.version().to_string(),
+        up_to_date,
+        manifest_hash: verified.hash().to_owned(),
+        signature: signature(&verified),
+        files_to_fetch: plan.fetch.len() as u64,
+        bytes_to_fetch: plan.bytes_to_fetch(),
+        bytes_resumable: plan
+            .objects_to_fetch()
+            .iter()
+            .map(|f| store.partial_len(&f.sha256).min(f.size))
+            .sum(),
+        files_reused: plan.reuse.len() as u64,
+        bytes_saved: plan.bytes_saved(),
+        files_to_remove: plan.remove.len() as u64,
+    })
+}
+
+fn signature(verified: &VerifiedManifest) -> SignatureCheck {
+    SignatureCheck {
+        status: SignatureStatus::Valid,
+        public_key_id: Some(verified.key_id().to_owned()),
+    }
+}
+
+pub(super) async fn run(
+    engine: &Engine,
+    tool_id: &str,
+    opts: &UpdateOptions,
+    reporter: &dyn Reporter,
+    cancel: &CancellationToken,
+) -> Result<UpdateReport, UpdateError> {
+    let result = Update::new(engine, tool_id, reporter, cancel)
+        .run(opts)
+        .await;
+    match &result {
+        Ok(report) => reporter.report(&Event::Done {
+            report: report.clone(),
+        }),
+        Err(e) => reporter.report(&Event::Failed {
+            tool_id: tool_id.to_owned(),
+            error: e.info(),
+        }),
+    }
+    result
+}
+
+/// One update run.
+pub(super) struct Update<'a> {
+    pub engine: &'a Engine,
+    pub tool_id: &'a str,
+    pub reporter: &'a dyn Reporter,
+    pub cancel: &'a CancellationToken,
+    pub store: Store,
+    started: Instant,
+}
+
+/// Bytes moved by a fetch phase.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct FetchTotals {
+    pub downloaded: u64,
+    pub resumed: u64,
+}
+
+impl<'a> Update<'a> {
+    pub fn new(
+        engine: &'a Engine,
+        tool_id: &'a str,
+        reporter: &'a dyn Reporter,
+        cancel: &'a CancellationToken,
+    ) -> Self {
+        Self {
+            engine,
+            tool_id,
+            reporter,
+            cancel,
+            store: Store::new(&engine.layout),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn phase(&self, phase: Phase) {
+        self.reporter.report(&Event::Phase {
+            tool_id: self.tool_id.to_owned(),
+            phase,
+        });
+    }
+
+    fn io(
+        &self,
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> UpdateError {
+        UpdateError::io(self.tool_id, op, path)
+    }
+
+    /// Creates the tool and store folders and takes the tool's lock.
+    pub async fn prepare(&self) -> Result<FileLock, UpdateError> {
+        check_tool_id(self.tool_id)?;
+        let layout = &self.engine.layout;
+        let tool_dir = layout.tool_dir(self.tool_id);
+        std::fs::create_dir_all(&tool_dir).map_err(self.io("create", &tool_dir))?;
+        self.store
+            .ensure_dirs()
+            .map_err(self.io("create", layout.objects_dir()))?;
+        let lock_path = layout.lock_path(self.tool_id);
+        FileLock::exclusive(&lock_path)
+            .await
+            .map_err(self.io("lock", &lock_path))?
+            .ok_or(UpdateError::Locked {
+                tool_id: self.tool_id.to_owned(),
+                path: lock_path,
+            })
+    }
+
+    async fn run(self, opts: &UpdateOptions) -> Result<UpdateReport, UpdateError> {
+        let _lock = self.prepare().await?;
+        // An earlier run that died mid-stage left a half-built folder: drop it.
+        let staging = self.engine.layout.staging_dir(self.tool_id);
+        crate::fsutil::remove_tree_if_exists(&staging).map_err(self.io("remove", &staging))?;
+
+        self.phase(Phase::Manifest);
+        let installed = remote::installed(self.engine, self.tool_id)?;
+        let mut state = remote::load_state(self.engine, self.tool_id)?;
+        let floor = remote::floor(&state, installed.as_ref());
+        let (verified, fetched) =
+            remote::fetch_verified(self.engine, self.tool_id, opts, floor.as_ref()).await?;
+        let version = verified.version().to_string();
+        if let Some(done) = self.already_active(installed.as_ref(), &verified)? {
+            return Ok(done);
+        }
+
+        self.phase(Phase::Plan);
+        let old = installed.as_ref().map(|i| &i.manifest);
+        let plan = Plan::new(old, &verified, |h, s| self.store.contains(h, s));
+        self.reporter.report(&Event::PlanReady {
+            tool_id: self.tool_id.to_owned(),
+            from_version: installed.as_ref().map(|i| i.version.clone()),
+            to_version: version.clone(),
+            files_to_fetch: plan.fetch.len() as u64,
+            bytes_to_fetch: plan.bytes_to_fetch(),
+            files_reused: plan.reuse.len() as u64,
+            bytes_saved: plan.bytes_saved(),
+            files_to_remove: plan.remove.len() as u64,
+        });
+
+        // Objects must survive until the release links them: hold the store
+        // shared so another tool's garbage collection waits.
+        let gc_guard = self.gc_guard().await?;
+        self.phase(Phase::Fetch);
+        let totals = self
+            .fetch_all(&plan, &verified.manifest().tool_version, Some(&fetched))
+            .await?;
+
+        self.phase(Phase::Stage);
+        let manifest_path = self.engine.layout.manifest_path(self.tool_id, &version);
+        let manifests_dir = self.engine.layout.manifests_dir(self.tool_id);
+        std::fs::create_dir_all(&manifests_dir).map_err(self.io("create", &manifests_dir))?;
+        write_atomic(&manifest_path, verified.bytes()).map_err(self.io("write", &manifest_path))?;
+        self.stage_and_activate(&verified, &version).await?;
+        drop(gc_guard);
+
+        let from_version = installed.map(|i| i.version);
+        self.record(
+            &mut state,
+            &version,
+            verified.hash(),
+            from_version.clone(),
+            "update",
+            true,
+        )?;
+
+        self.phase(Phase::Cleanup);
+        self.cleanup(&state, &version).await;
+        Ok(UpdateReport {
+            tool_id: self.tool_id.to_owned(),
+            from_version,
+            to_version: version,
+            files_downloaded: plan.fetch.len() as u64,
+            files_verified: verified.manifest().files.len() as u64,
+            files_deleted: plan.remove.len() as u64,
+            files_unchanged: plan.reuse.len() as u64,
+            bytes_downloaded: totals.downloaded,
+            bytes_saved: plan.bytes_saved(),
+            bytes_resumed: totals.resumed,
+            manifest_hash: verified.hash().to_owned(),
+            signature: signature(&verified),
+            duration_ms: self.elapsed_ms(),
+        })
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The offered manifest is the active one: nothing to do.
+    fn already_active(
+        &self,
+        installed: Option<&Installed>,
+        verified: &VerifiedManifest,
+    ) -> Result<Option<UpdateReport>, UpdateError> {
+        let Some(active) = installed else {
+            return Ok(None);
+        };
+        if active.version != verified.version().to_string() {
+            return Ok(None);
+        }
+        if active.hash != verified.hash() {
+            return Err(UpdateError::VersionChanged {
+                tool_id: self.tool_id.to_owned(),
+                version: active.version.clone(),
+                installed: active.hash.clone(),
+                offered: verified.hash().to_owned(),
+            });
+        }
+        let files = &verified.manifest().files;
+        Ok(Some(UpdateReport {
+            tool_id: self.tool_id.to_owned(),
+            from_version: Some(active.version.clone()),
+            to_version: active.version.clone(),
+            files_downloaded: 0,
+            files_verified: files.len() as u64,
+            files_deleted: 0,
+            files_unchanged: files.len() as u64,
+            bytes_downloaded: 0,
+            bytes_saved: files.iter().map(|f| f.size).sum(),
+            bytes_resumed: 0,
+            manifest_hash: verified.hash().to_owned(),
+            signature: signature(verified),
+            duration_ms: self.elapsed_ms(),
+        }))
+    }
+
+    pub async fn gc_guard(&self) -> Result<FileLock, UpdateError> {
+        let path = self.engine.layout.gc_lock_path();
+        loop {
+            if let Some(lock) = FileLock::shared(&path)
+                .await
+                .map_err(self.io("lock", &path))?
+            {
+                return Ok(lock);
+            }
+            if self.cancel.is_cancelled() {
+                return Err(self.cancelled());
+            }
+        }
+    }
+
+    pub fn cancelled(&self) -> UpdateError {
+        UpdateError::Cancelled {
+            tool_id: self.tool_id.to_owned(),
+        }
+    }
+
+    /// Fetches every object the plan lacks, a few at once; the first failure
+    /// stops the others (their partials stay for the next run).
+    pub async fn fetch_all(
+        &self,
+        plan: &Plan,
+        version: &str,
+        manifest: Option<&FetchedManifest>,
+    ) -> Result<FetchTotals, UpdateError> {
+        let objects = plan.objects_to_fetch();
+        self.check_space(&objects)?;
+        let fetcher = &self.engine.fetcher;
+        let jobs: Vec<ObjectJob<'_>> = objects
+            .iter()
+            .map(|file| ObjectJob {
+                tool_id: self.tool_id,
+                file,
+                sources: fetcher.sources(self.tool_id, version, file, manifest.map(|m| &m.url)),
+            })
+            .collect();
+        let progress = Progress::new(self.tool_id, plan.bytes_to_fetch());
+        let cancel = self.cancel.child_token();
+        let totals = stream::iter(&jobs)
+            .map(|job| async {
+                let done = fetcher
+                    .fetch_object(&self.store, job, &progress, self.reporter, &cancel)
+                    .await
+                    .map_err(|source| self.fetch_error(job, source))?;
+                for file in plan.fetch.iter().filter(|f| f.sha256 == job.file.sha256) {
+                    self.reporter.report(&Event::FileVerified {
+                        tool_id: self.tool_id.to_owned(),
+                        path: file.path.clone(),
+                    });
+                }
+                Ok::<_, UpdateError>(done)
+            })
+            .buffer_unordered(self.engine.config.concurrency.max(1))
+            .try_fold(FetchTotals::default(), |mut t, f| async move {
+                t.downloaded += f.downloaded;
+                t.resumed += f.resumed;
+                Ok(t)
+            })
+            .await;
+        cancel.cancel();
+        progress.emit(self.reporter);
+        totals
+    }
+
+    fn fetch_error(&self, job: &ObjectJob<'_>, source: FetchError) -> UpdateError {
+        if matches!(source, FetchError::Cancelled) {
+            return self.cancelled();
+        }
+        UpdateError::Fetch {
+            tool_id: self.tool_id.to_owned(),
+            path: job.file.path.clone(),
+            source: Box::new(source),
+        }
+    }
+
+    fn check_space(&self, objects: &[&crate::diff::PlannedFile]) -> Result<(), UpdateError> {
+        let needed: u64 = objects
+            .iter()
+            .map(|f| f.size.saturating_sub(self.store.partial_len(&f.sha256)))
+            .sum();
+        if needed == 0 {
+            return Ok(());
+        }
+        let dir = self.engine.layout.objects_dir();
+        let free = self.store.free_space().map_err(self.io("statvfs", &dir))?;
+        if needed > free {
+            return Err(UpdateError::DiskFull {
+                tool_id: self.tool_id.to_owned(),
+                path: dir,
+                needed,
+                free,
+            });
+        }
+        Ok(())
+    }
+
+    async fn stage_and_activate(
+        &self,
+        verified: &VerifiedManifest,
+        version: &str,
+    ) -> Result<(), UpdateError> {
+        if self.cancel.is_cancelled() {
+            return Err(self.cancelled());
+        }
+        let layout = self.engine.layout.clone();
+        let store = self.store.clone();
+        let manifest = verified.manifest().clone();
+        let (tool_id, version_owned) = (self.tool_id.to_owned(), version.to_owned());
+        let staged = tokio::task::spawn_blocking(move || {
+            let stage = activate::stage_release(
+                &layout,
+                &store,
+                &Linker::default(),
+                &tool_id,
+                &version_owned,
+                &manifest,
+            )?;
+            activate::install_release(&layout, &tool_id, &version_owned, &stage)
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))
+        .and_then(|r| r);
+        let releases = self.engine.layout.releases_dir(self.tool_id);
+        staged.map_err(self.io("stage", &releases))?;
+        if self.cancel.is_cancelled() {
+            return Err(self.cancelled());
+        }
+        self.phase(Phase::Activate);
+        let link = self.engine.layout.current_link(self.tool_id);
+        activate::swap_current(&self.engine.layout, self.tool_id, version)
+            .map_err(self.io("switch", &link))
+    }
+
+    /// Appends to the history and saves the state (after the commit point).
+    pub fn record(
+        &self,
+        state: &mut crate::state::ToolState,
+        version: &str,
+        hash: &str,
+        from_version: Option<String>,
+        action: &str,
+        raise_floor: bool,
+    ) -> Result<(), UpdateError> {
+        state.record(
+            HistoryEntry {
+                version: version.to_owned(),
+                manifest_hash: hash.to_owned(),
+                from_version,
+                action: action.to_owned(),
+                at: jiff::Timestamp::now().to_string(),
+            },
+            raise_floor,
+        );
+        let path = self.engine.layout.state_path(self.tool_id);
+        state.save(&path).map_err(self.io("write", &path))
+    }
+
+    /// Prunes old releases and unreferenced objects. Past the commit point a
+    /// failure here is logged, never reported as a failed update.
+    async fn cleanup(&self, state: &crate::state::ToolState, active: &str) {
+        if let Err(e) = super::history::prune(self.engine, self.tool_id, state, active) {
+            tracing::warn!("{}: pruning old releases failed: {e}", self.tool_id);
+        }
+        let layout = self.engine.layout.clone();
+        let store = self.store.clone();
+        let gc =
+            tokio::task::spawn_blocking(move || super::history::collect_garbage(&layout, &store))
+                .await;
+        match gc {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("{}: garbage collection failed: {e}", self.tool_id),
+            Err(e) => tracing::warn!("{}: garbage collection failed: {e}", self.tool_id),
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! One object's download, attempt by attempt: ranged request, the resume
+//! decision, streaming through the [`Sink`] with a stall timeout and the
+//! manifest size as a hard limit, then hash check and persist.
+
+use std::fs;
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_RANGE, ETAG, IF_RANGE, RANGE};
+use tokio_util::sync::CancellationToken;
+
+use super::resume::{Resume, decide};
+use super::sink::Sink;
+use super::{Fetched, Fetcher, ObjectJob};
+use crate::error::FetchError;
+use crate::events::Reporter;
+use crate::store::Store;
+use crate::throttle::Progress;
+
+/// The state of one object's download across attempts and sources.
+pub(super) struct ObjectRun<'a> {
+    fetcher: &'a Fetcher,
+    store: &'a Store,
+    job: &'a ObjectJob<'a>,
+    progress: &'a Progress,
+    reporter: &'a dyn Reporter,
+    cancel: &'a CancellationToken,
+    /// Bytes of the partial on disk, as far as this run knows.
+    on_disk: u64,
+    /// Bytes of the partial found at start (an earlier run's).
+    initial: u64,
+    /// Whether the earlier run's bytes may still count as resumed.
+    initial_intact: bool,
+    fetched: Fetched,
+}
+
+impl<'a> ObjectRun<'a> {
+    pub(super) fn new(
+        fetcher: &'a Fetcher,
+        store: &'a Store,
+        job: &'a ObjectJob<'a>,
+        progress: &'a Progress,
+        reporter: &'a dyn Reporter,
+        cancel: &'a CancellationToken,
+    ) -> Self {
+        Self {
+            fetcher,
+            store,
+            job,
+            progress,
+            reporter,
+            cancel,
+            on_disk: 0,
+            initial: 0,
+            initial_intact: true,
+            fetched: Fetched::default(),
+        }
+    }
+
+    fn sha(&self) -> &str {
+        &self.job.file.sha256
+    }
+
+    fn size(&self) -> u64 {
+        self.job.file.size
+    }
+
+    /// Looks at the partial an earlier run left; returns the bytes kept.
+    pub(super) fn start(&mut self) -> u64 {
+        let len = self.store.partial_len(self.sha());
+        if len > self.size() {
+            // Longer than the file can be: not ours to trust.
+            let _ = self.store.discard_partial(self.sha());
+            return 0;
+        }
+        self.on_disk = len;
+        self.initial = len;
+        self.progress.resumed(len);
+        len
+    }
+
+    pub(super) fn on_disk(&self) -> u64 {
+        self.on_disk
+    }
+
+    pub(super) fn fetched(&self) -> Fetched {
+        self.fetched
+    }
+
+    fn io(&self, source: std::io::Error) -> FetchError {
+        FetchError::Io {
+            path: self.store.partial_path(self.sha()),
+            source,
+        }
+    }
+
+    fn truncate(&mut self) {
+        self.progress.discarded(self.on_disk);
+        self.on_disk = 0;
+        self.initial_intact = false;
+    }
+
+    /// One attempt at one URL.
+    pub(super) async fn attempt(&mut self, url: &str) -> Result<(), FetchError> {
+        if self.cancel.is_cancelled() {
+            return Err(FetchError::Cancelled);
+        }
+        if self.on_disk == self.size() && self.finish_complete_partial().await? {
+            return Ok(());
+        }
+        let (resp, offset) = self.request(url).await?;
+        if resp
+            .content_length()
+            .is_some_and(|len| offset.saturating_add(len) > self.size())
+        {
+            return Err(FetchError::TooLong {
+                url: url.to_owned(),
+                limit: self.size(),
+            });
+        }
+        self.remember_etag(&resp);
+        if offset > 0 && offset == self.initial && self.initial_intact {
+            self.fetched.resumed = self.initial;
+        }
+        self.stream(url, resp, offset).await
+    }
+
+    /// A partial of full length from an earlier run: keep it if it hashes right.
+    async fn finish_complete_partial(&mut self) -> Result<bool, FetchError> {
+        let sink = Sink::open(&self.store.partial_path(self.sha()), self.size());
+        let digest = sink.finish().await.map_err(|e| self.io(e))?;
+        if digest.sha256 == self.sha() {
+            self.fetched.resumed = self.size();
+            self.persist().await?;
+            return Ok(true);
+        }
+        self.store
+            .discard_partial(self.sha())
+            .map_err(|e| self.io(e))?;
+        self.truncate();
+        Ok(false)
+    }
+
+    /// Sends the request (ranged when a partial exists) and applies the
+    /// resume decision; returns the response and the offset its body starts at.
+    async fn request(&mut self, url: &str) -> Result<(reqwest::Response, u64), FetchError> {
+        let mut reissued = false;
+        loop {
+            let offset = self.on_disk;
+            let resp = self.send(url, offset).await?;
+            let content_range = resp
+                .headers()
+                .get(CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok());
+            match decide(offset, resp.status().as_u16(), content_range, self.size()) {
+                Resume::Append { offset } => return Ok((resp, offset)),
+                Resume::FromZero => {
+                    self.truncate();
+                    return Ok((resp, 0));
+                }
+                Resume::Reissue if !reissued => {
+                    reissued = true;
+                    self.truncate();
+                }
+                Resume::Reissue => {
+                    return Err(FetchError::Status {
+                        url: url.to_owned(),
+                        status: resp.status().as_u16(),
+                    });
+                }
+                Resume::Status(status) => {
+                    return Err(FetchError::Status {
+                        url: url.to_owned(),
+                        status,
+                    });
+                }
+            }
+        }
+    }
+
+    async fn send(&self, url: &str, offset: u64) -> Result<reqwest::Response, FetchError> {
+        let mut req = self.fetcher.client.get(url);
+        if offset > 0 {
+            req = req.header(RANGE, format!("bytes={offset}-"));
+            if let Some(etag) = self.stored_etag() {
+                req = req.header(IF_RANGE, etag);
+            }
+        }
+        let timed = tokio::time::timeout(self.fetcher.stall_timeout, req.send());
+        tokio::select! {
+            () = self.cancel.cancelled() => Err(FetchError::Cancelled),
+            r = timed => match r {
+                Err(_) => Err(FetchError::Stalled {
+                    url: url.to_owned(),
+                    secs: self.fetcher.stall_timeout.as_secs(),
+                    received: offset,
+                }),
+                Ok(Err(e)) => Err(FetchError::Connect { url: url.to_owned(), cause: error_chain(&e) }),
+                Ok(Ok(resp)) if resp.status() == StatusCode::OK
+                    || resp.status() == StatusCode::PARTIAL_CONTENT
+                    || resp.status().is_client_error()
+                    || resp.status().is_server_error() => Ok(resp),
+                Ok(Ok(resp)) => Err(FetchError::Status { url: url.to_owned(), status: resp.status().as_u16() }),
+            }
+        }
+    }
+
+    /// A strong ETag stored beside the partial, for `If-Range`.
+    fn stored_etag(&self) -> Option<String> {
+        let text = fs::read_to_string(self.store.etag_path(self.sha())).ok()?;
+        let etag = text.trim();
+        (etag.starts_with('"') && etag.len() <= 256).then(|| etag.to_owned())
+    }
+
+    fn remember_etag(&self, resp: &reqwest::Response) {
+        let path = self.store.etag_path(self.sha());
+        match resp.headers().get(ETAG).and_then(|v| v.to_str().ok()) {
+            // Weak validators cannot guard a byte range (RFC 9110 §13.1.5).
+            Some(etag) if etag.starts_with('"') => {
+                if self.stored_etag().as_deref() != Some(etag) {
+                    let _ = fs::write(&path, etag);
+                }
+            }
+            _ => {
+                let _ = fs::remove_file(&path);
+            }
+        }
+    }
+
+    /// Streams the body into the partial; the manifest size is a hard limit.
+    async fn stream(
+        &mut self,
+        url: &str,
+        mut resp: reqwest::Response,
+        offset: u64,
+    ) -> Result<(), FetchError> {
+        let path = self.store.partial_path(self.sha());
+        let mut sink = Sink::open(&path, offset);
+        let mut written = offset;
+        let stall = self.fetcher.stall_timeout;
+        let broke: Option<FetchError> = loop {
+            let next = tokio::select! {
+                () = self.cancel.cancelled() => break Some(FetchError::Cancelled),
+                r = tokio::time::timeout(stall, resp.chunk()) => r,
+            };
+            let chunk = match next {
+                Err(_) => {
+                    break Some(FetchError::Stalled {
+                        url: url.to_owned(),
+                        secs: stall.as_secs(),
+                        received: written,
+                    });
+                }
+                Ok(Err(e)) => {
+                    break Some(FetchError::Body {
+                        url: url.to_owned(),
+                        received: written,
+                        cause: error_chain(&e),
+                    });
+                }
+                Ok(Ok(None)) => break None,
+                Ok(Ok(Some(chunk))) => chunk,
+            };
+            let len = chunk.len() as u64;
+            if written + len > self.size() {
+                break Some(FetchError::TooLong {
+                    url: url.to_owned(),
+                    limit: self.size(),
+                });
+            }
+            if sink.write(chunk).await.is_err() {
+                // The writer stopped; its error is what `close` returns below.
+                break None;
+            }
+            written += len;
+            self.fetched.downloaded += len;
+            self.progress.downloaded(len, self.reporter);
+        };
+        self.on_disk = written;
+        if let Some(err) = broke {
+            sink.close().await.map_err(|e| self.io(e))?;
+            if matches!(err, FetchError::TooLong { .. }) {
+                self.store
+                    .discard_partial(self.sha())
+                    .map_err(|e| self.io(e))?;
+                self.truncate();
+            }
+            return Err(err);
+        }
+        if written < self.size() {
+            sink.close().await.map_err(|e| self.io(e))?;
+            return Err(FetchError::Body {
+                url: url.to_owned(),
+                received: written,
+                cause: format!("the body ended {} bytes early", self.size() - written),
+            });
+        }
+        let digest = sink.finish().await.map_err(|e| self.io(e))?;
+        if digest.sha256 != self.sha() {
+            self.store
+                .discard_partial(self.sha())
+                .map_err(|e| self.io(e))?;
+            self.truncate();
+            return Err(FetchError::Integrity {
+                url: url.to_owned(),
+                expected_sha256: self.sha().to_owned(),
+                actual_sha256: digest.sha256,
+                expected_size: self.size(),
+                actual_size: digest.size,
+            });
+        }
+        self.persist().await
+    }
+
+    async fn persist(&mut self) -> Result<(), FetchError> {
+        let store = self.store.clone();
+        let sha = self.sha().to_owned();
+        tokio::task::spawn_blocking(move || store.persist(&sha))
+            .await
+            .map_err(|e| self.io(std::io::Error::other(e)))?
+            .map_err(|e| self.io(e))?;
+        Ok(())
+    }
+}
+
+/// reqwest's Display hides the cause ("error sending request"); show the chain.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

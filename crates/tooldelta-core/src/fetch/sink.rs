@@ -1,0 +1,157 @@
+//! The disk side of a download: a blocking thread that hashes and writes the
+//! chunks the network side hands it through a bounded channel. Network reads,
+//! hashing and writing overlap, and memory stays bounded by the channel.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::fsutil::failpoint;
+use crate::hash::{ContentDigest, HASH_BUF_SIZE, HashingWriter};
+
+/// Chunks in flight between the network and the disk. hyper hands out chunks
+/// of at most a few hundred KiB, so this bounds a file's buffers to a few MiB.
+const CHANNEL_CHUNKS: usize = 8;
+/// Write buffer: large writes keep syscall overhead out of the profile.
+const WRITE_BUF: usize = 1 << 20;
+
+type Writer = HashingWriter<BufWriter<File>>;
+
+/// A partial file being appended to.
+#[derive(Debug)]
+pub struct Sink {
+    path: PathBuf,
+    tx: Option<mpsc::Sender<Bytes>>,
+    task: JoinHandle<io::Result<Writer>>,
+}
+
+impl Sink {
+    /// Opens `path`, keeps its first `offset` bytes (re-hashing them, so the
+    /// digest covers the whole file) and drops anything after them.
+    pub fn open(path: &Path, offset: u64) -> Self {
+        let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+        let owned = path.to_owned();
+        let task = tokio::task::spawn_blocking(move || write_loop(&owned, offset, rx));
+        Self {
+            path: path.to_owned(),
+            tx: Some(tx),
+            task,
+        }
+    }
+
+    /// Hands a chunk to the writer. `Err` means the writer stopped: call
+    /// [`Sink::close`] for its error.
+    pub async fn write(&mut self, chunk: Bytes) -> Result<(), ()> {
+        let tx = self.tx.as_ref().ok_or(())?;
+        tx.send(chunk).await.map_err(|_| ())
+    }
+
+    /// Stops writing and flushes (no fsync): what was written stays for a resume.
+    pub async fn close(mut self) -> io::Result<()> {
+        self.tx = None;
+        self.join().await.map(drop)
+    }
+
+    /// Flushes, fsyncs and returns the digest of the whole file.
+    pub async fn finish(mut self) -> io::Result<ContentDigest> {
+        self.tx = None;
+        let writer = self.join().await?;
+        tokio::task::spawn_blocking(move || {
+            let (buf, digest) = writer.finish();
+            let file = buf.into_inner().map_err(io::IntoInnerError::into_error)?;
+            failpoint!("fetch::fsync");
+            file.sync_all()?;
+            Ok(digest)
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+
+    async fn join(&mut self) -> io::Result<Writer> {
+        let task = &mut self.task;
+        match task.await {
+            Ok(result) => result,
+            Err(e) => Err(io::Error::other(format!(
+                "writer for {} stopped: {e}",
+                self.path.display()
+            ))),
+        }
+    }
+}
+
+fn write_loop(path: &Path, offset: u64, mut rx: mpsc::Receiver<Bytes>) -> io::Result<Writer> {
+    failpoint!("fetch::open");
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    let hasher = reseed(&mut file, offset)?;
+    file.set_len(offset)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut writer =
+        HashingWriter::resume(BufWriter::with_capacity(WRITE_BUF, file), hasher, offset);
+    while let Some(chunk) = rx.blocking_recv() {
+        failpoint!("fetch::write");
+        writer.write_all(&chunk)?;
+    }
+    writer.flush()?;
+    Ok(writer)
+}
+
+/// Hashes the first `offset` bytes already on disk (rustup's re-seed).
+fn reseed(file: &mut File, offset: u64) -> io::Result<Sha256> {
+    let mut hasher = Sha256::new();
+    if offset == 0 {
+        return Ok(hasher);
+    }
+    let mut buf = vec![0; HASH_BUF_SIZE];
+    let mut left = offset;
+    while left > 0 {
+        let want = usize::try_from(left.min(buf.len() as u64)).expect("bounded by buf");
+        let n = file.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "partial file is shorter than the resume offset",
+            ));
+        }
+        hasher.update(&buf[..n]);
+        left -= n as u64;
+    }
+    Ok(hasher)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::hash_bytes;
+
+    #[tokio::test]
+    async fn a_resumed_file_hashes_as_the_whole_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.partial");
+        std::fs::write(&path, b"hello, garbage after the resume point").unwrap();
+        let mut sink = Sink::open(&path, 7);
+        sink.write(Bytes::from_static(b"world")).await.unwrap();
+        let digest = sink.finish().await.unwrap();
+        assert_eq!(digest, hash_bytes(b"hello, world"));
+        assert_eq!(std::fs::read(&path).unwrap(), b"hello, world");
+    }
+
+    #[tokio::test]
+    async fn closing_keeps_what_was_written_for_the_next_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("y.partial");
+        let mut sink = Sink::open(&path, 0);
+        sink.write(Bytes::from_static(b"abc")).await.unwrap();
+        sink.close().await.unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"abc");
+    }
+}

@@ -1,0 +1,107 @@
+//! Durable file-system steps: fsync of files and folders, atomic writes,
+//! read-only permissions. Each write, fsync, rename and delete of the update
+//! path goes through a fail point (feature `failpoints`) so the fault matrix
+//! can stop the engine at every step.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Returns an I/O error from a fail point when it is configured (feature
+/// `failpoints`); compiles to nothing otherwise.
+macro_rules! failpoint {
+    ($name:literal) => {
+        fail::fail_point!($name, |_| Err(std::io::Error::other(concat!(
+            "fail point ",
+            $name
+        ))))
+    };
+}
+pub(crate) use failpoint;
+
+/// Flushes a folder's entries (new names, renames) to disk.
+pub fn fsync_dir(dir: &Path) -> io::Result<()> {
+    failpoint!("fsync_dir");
+    // Opening a folder read-only and calling fsync is how POSIX makes entries durable.
+    File::open(dir)?.sync_all()
+}
+
+/// Writes `bytes` to `path` atomically and durably: temp file in the same
+/// folder, fsync, rename, fsync the folder. Readers see the old or the new
+/// content, never a mix.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        failpoint!("write_atomic::write");
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        failpoint!("write_atomic::fsync");
+        file.sync_all()?;
+        drop(file);
+        failpoint!("write_atomic::rename");
+        fs::rename(&tmp, path)?;
+        fsync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Makes a file read-only (a release file must not be edited in place).
+pub fn set_readonly(path: &Path) -> io::Result<()> {
+    let mut perms = fs::symlink_metadata(path)?.permissions();
+    perms.set_readonly(true);
+    fs::set_permissions(path, perms)
+}
+
+/// Removes a file; a file already gone is fine.
+pub fn remove_file_if_exists(path: &Path) -> io::Result<()> {
+    failpoint!("remove_file");
+    match fs::remove_file(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// Removes a folder tree without following symlinks; a tree already gone is fine.
+pub fn remove_tree_if_exists(path: &Path) -> io::Result<()> {
+    failpoint!("remove_tree");
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        // A symlink planted where a folder is expected is removed, never followed.
+        Ok(meta) if !meta.is_dir() => fs::remove_file(path),
+        Ok(_) => fs::remove_dir_all(path),
+    }
+}
+
+/// Creates a folder and its parents, refusing to pass through a symlink.
+pub fn create_dir_all_no_symlinks(base: &Path, rel: &Path) -> io::Result<()> {
+    let mut dir = base.to_owned();
+    for part in rel.components() {
+        dir.push(part);
+        match fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let meta = fs::symlink_metadata(&dir)?;
+                if !meta.is_dir() {
+                    return Err(io::Error::other(format!(
+                        "{} exists and is not a folder (a symlink is never followed)",
+                        dir.display()
+                    )));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! Per-tool state: the highest version accepted (the no-rollback floor) and
+//! the history of activations. Written by temp file + fsync + rename.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::fsutil::write_atomic;
+
+/// One activation of a release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// The version made active.
+    pub version: String,
+    /// Its `manifest_hash`.
+    pub manifest_hash: String,
+    /// The version active before, if any.
+    pub from_version: Option<String>,
+    /// `update`, `rollback` or `repair`.
+    pub action: String,
+    /// RFC 3339 time of the activation.
+    pub at: String,
+}
+
+/// The contents of `tools/<id>/state.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolState {
+    /// The highest version accepted so far.
+    #[serde(default)]
+    pub highest_accepted: Option<String>,
+    /// Activations, oldest first (bounded to the last [`MAX_HISTORY`]).
+    #[serde(default)]
+    pub history: Vec<HistoryEntry>,
+}
+
+/// History entries kept in the state file.
+pub const MAX_HISTORY: usize = 200;
+
+impl ToolState {
+    /// Reads the state; a missing file is the empty state.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| e.to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Writes the state atomically and durably.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let mut text = serde_json::to_vec_pretty(self).expect("state always serializes");
+        text.push(b'\n');
+        write_atomic(path, &text)
+    }
+
+    /// Appends an activation and raises the floor when `raise_floor` says so.
+    pub fn record(&mut self, entry: HistoryEntry, raise_floor: bool) {
+        if raise_floor {
+            let newer = match (&self.highest_accepted, parse(&entry.version)) {
+                (Some(h), Some(v)) => parse(h).is_none_or(|h| v > h),
+                (None, _) => true,
+                (Some(_), None) => false,
+            };
+            if newer {
+                self.highest_accepted = Some(entry.version.clone());
+            }
+        }
+        self.history.push(entry);
+        if self.history.len() > MAX_HISTORY {
+            let drop = self.history.len() - MAX_HISTORY;
+            self.history.drain(..drop);
+        }
+    }
+
+    /// The floor as a version.
+    pub fn floor(&self) -> Option<semver::Version> {
+        self.highest_accepted.as_deref().and_then(parse)
+    }
+}
+
+fn parse(v: &str) -> Option<semver::Version> {
+    crate::manifest::parse_version(v).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(v: &str) -> HistoryEntry {
+        HistoryEntry {
+            version: v.to_owned(),
+            manifest_hash: String::new(),
+            from_version: None,
+            action: "update".into(),
+            at: String::new(),
+        }
+    }
+
+    #[test]
+    fn floor_only_rises() {
+        let mut s = ToolState::default();
+        s.record(entry("1.2.0"), true);
+        s.record(entry("1.10.0"), true);
+        s.record(entry("1.3.0"), true);
+        assert_eq!(s.highest_accepted.as_deref(), Some("1.10.0"));
+        assert_eq!(s.history.len(), 3);
+    }
+
+    #[test]
+    fn state_round_trips_through_an_atomic_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        assert_eq!(ToolState::load(&path).unwrap(), ToolState::default());
+        let mut s = ToolState::default();
+        s.record(entry("2.0.0"), true);
+        s.save(&path).unwrap();
+        assert_eq!(ToolState::load(&path).unwrap(), s);
+    }
+}
