@@ -1,1 +1,74 @@
-fn main() {}
+//! `tooldelta`: the workstation client and publisher CLI (CONTRACT §2).
+//!
+//! Human messages and progress go to stderr; with `--json`, stdout carries
+//! exactly one JSON object. Exit 0 on success, 1 on failure, 2 on bad usage.
+
+mod config;
+mod inspect;
+mod keygen;
+mod output;
+mod publish;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Verified delta updates for tool folders: publish, inspect, install.
+#[derive(Debug, Parser)]
+#[command(name = "tooldelta", version, about)]
+struct Cli {
+    /// Settings file (TOML: root, mirrors, trust, keep_releases); flags and
+    /// TOOLDELTA_* variables take precedence over it.
+    #[arg(long, global = true, env = "TOOLDELTA_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print exactly one JSON object on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create an Ed25519 key pair (PEM, OpenSSL-compatible) and print its key id.
+    Keygen(keygen::Args),
+    /// Hash a tool folder and write its signed manifest.
+    Publish(publish::Args),
+    /// Check a manifest's rules, hash and signature.
+    Inspect(inspect::Args),
+}
+
+/// What every command gets besides its own arguments.
+pub struct Context {
+    /// `--config`, if given.
+    pub config: Option<PathBuf>,
+    /// `--json`.
+    pub json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let ctx = Context { config: cli.config, json: cli.json };
+    let result = match cli.command {
+        Command::Keygen(args) => keygen::run(&args, &ctx),
+        Command::Publish(args) => publish::run(&args, &ctx),
+        Command::Inspect(args) => inspect::run(&args, &ctx),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            output::print_error(&err, ctx.json);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr, off unless `RUST_LOG` asks for them.
+fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+}

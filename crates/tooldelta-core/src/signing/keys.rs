@@ -5,7 +5,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, KeypairBytes,
+};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
@@ -71,9 +73,13 @@ pub fn read_public_key(path: &Path) -> Result<VerifyingKey, KeyError> {
     VerifyingKey::from_public_key_pem(&text).map_err(|e| pem_error(path, "SPKI public", &e))
 }
 
-/// A secret key as PKCS#8 PEM.
+/// A secret key as PKCS#8 v1 PEM, the form `openssl genpkey` writes.
+///
+/// `SigningKey::to_pkcs8_pem` writes v2 (the public key embedded), which
+/// OpenSSL 3.0 refuses to load; v1 holds the seed only.
 pub fn secret_key_pem(key: &SigningKey) -> String {
-    key.to_pkcs8_pem(LineEnding::LF)
+    let v1 = KeypairBytes { secret_key: key.to_bytes(), public_key: None };
+    v1.to_pkcs8_pem(LineEnding::LF)
         .expect("an Ed25519 key always encodes")
         .to_string()
 }

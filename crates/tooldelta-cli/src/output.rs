@@ -1,0 +1,38 @@
+//! Printing: one JSON object on stdout, or human lines on stderr.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
+/// Prints `value` as the single JSON object of a `--json` run.
+pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Prints an error as one line on stderr (the whole cause chain), and as
+/// `{"error": {...}}` on stdout under `--json`.
+pub fn print_error(err: &anyhow::Error, json: bool) {
+    let message = format!("{err:#}");
+    eprintln!("tooldelta: error: {message}");
+    if json {
+        let _ = print_json(&serde_json::json!({ "error": { "message": message } }));
+    }
+}
+
+/// Writes a file atomically: a temp file in the same folder, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! `tooldelta publish`: hash a tool folder and write its signed manifest.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use tooldelta_core::publish::{PublishOptions, publish};
+use tooldelta_core::signing::read_secret_key;
+
+use crate::{Context, output};
+
+/// Arguments of `publish`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The tool's folder.
+    #[arg(long, value_name = "DIR")]
+    tool_dir: PathBuf,
+    /// Tool id (`^[a-z0-9][a-z0-9._-]{0,63}$`).
+    #[arg(long, value_name = "ID")]
+    tool_id: String,
+    /// SemVer version.
+    #[arg(long, value_name = "V")]
+    version: String,
+    /// Secret key (PKCS#8 PEM).
+    #[arg(long, value_name = "SECRET.pem")]
+    key: PathBuf,
+    /// Mirror base URL; each file then gets `url = {URL}/api/v1/tools/{id}/{version}/files/{path}`.
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+    /// Write the manifest here (atomically) instead of to stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Add `created_at` (RFC 3339, or `now`); omitted by default so output is reproducible.
+    #[arg(long, value_name = "TIME")]
+    created_at: Option<String>,
+    /// Add `expires_at` (RFC 3339); clients refuse the manifest after it.
+    #[arg(long, value_name = "TIME", conflicts_with = "expires_in_days")]
+    expires_at: Option<String>,
+    /// Add `expires_at` this many days from now.
+    #[arg(long, value_name = "DAYS")]
+    expires_in_days: Option<u32>,
+}
+
+pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
+    let started = Instant::now();
+    let key = read_secret_key(&args.key)?;
+    let now = jiff::Timestamp::now();
+    let created_at = args.created_at.as_deref().map(|t| if t == "now" { stamp(now) } else { t.to_owned() });
+    let expires_at = match args.expires_in_days {
+        Some(days) => Some(stamp(now.checked_add(jiff::SignedDuration::from_hours(24 * i64::from(days)))?)),
+        None => args.expires_at.clone(),
+    };
+    let opts = PublishOptions {
+        tool_dir: args.tool_dir.clone(),
+        tool_id: args.tool_id.clone(),
+        version: args.version.clone(),
+        base_url: args.base_url.clone(),
+        created_at,
+        expires_at,
+    };
+    let manifest = publish(&opts, &key).with_context(|| format!("cannot publish {} {}", args.tool_id, args.version))?;
+    let text = manifest.to_pretty_json();
+    let summary = serde_json::json!({
+        "tool_id": manifest.tool_id,
+        "tool_version": manifest.tool_version,
+        "file_count": manifest.files.len(),
+        "total_size": manifest.total_size(),
+        "manifest_hash": manifest.manifest_hash,
+        "public_key_id": manifest.signature.as_ref().map(|s| s.public_key_id.clone()),
+        "out": args.out,
+        "duration_ms": started.elapsed().as_millis() as u64,
+    });
+    match &args.out {
+        Some(path) => {
+            output::write_atomic(path, text.as_bytes())?;
+            if ctx.json {
+                output::print_json(&summary)?;
+            }
+        }
+        None => print!("{text}"),
+    }
+    eprintln!(
+        "published {} {}: {} files, {} bytes, manifest_hash {}, key {}",
+        manifest.tool_id,
+        manifest.tool_version,
+        manifest.files.len(),
+        manifest.total_size(),
+        manifest.manifest_hash,
+        summary["public_key_id"].as_str().unwrap_or("-"),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stamp(t: jiff::Timestamp) -> String {
+    t.round(jiff::Unit::Second).expect("rounding to seconds cannot overflow").to_string()
+}
