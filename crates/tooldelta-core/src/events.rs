@@ -13,6 +13,7 @@ use crate::report::UpdateReport;
 pub const EVENT_SCHEMA_VERSION: u32 = 1;
 
 /// The steps of an update (and of verify / repair).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
@@ -35,6 +36,7 @@ pub enum Phase {
 }
 
 /// An error as renderers and the UI see it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorInfo {
     /// A stable machine-readable class, e.g. `integrity`, `network`, `trust`.
@@ -46,6 +48,7 @@ pub struct ErrorInfo {
 }
 
 /// Something the engine did or learned.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {

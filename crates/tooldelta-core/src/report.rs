@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::signing::SignatureCheck;
 
 /// What `tooldelta update --json` prints.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateReport {
     /// The tool.
@@ -36,6 +37,7 @@ pub struct UpdateReport {
 }
 
 /// The state of one file found by `verify`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileStatus {
@@ -50,6 +52,7 @@ pub enum FileStatus {
 }
 
 /// One line of a verify report.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileCheck {
     /// Path inside the release.
@@ -67,6 +70,7 @@ pub struct FileCheck {
 }
 
 /// What `tooldelta verify --json` prints.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyReport {
     /// The tool.

@@ -48,6 +48,7 @@ pub fn sign(manifest: &mut Manifest, key: &SigningKey) {
 }
 
 /// What a signature check found (CONTRACT §2 `signature.status`).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SignatureStatus {
@@ -62,6 +63,7 @@ pub enum SignatureStatus {
 }
 
 /// The status with the key id the manifest names, as reported to users.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignatureCheck {
     /// The verdict.

@@ -1,0 +1,232 @@
+//! What the commands hand to the UI. Engine types (events, reports, checks)
+//! pass through unchanged; these add only what a screen needs on top: the
+//! integrity seen by the watcher, the progress of runs in this process, and
+//! where each setting came from. TypeScript twins are generated (see
+//! `bindings.rs`), never written by hand.
+
+use serde::{Deserialize, Serialize};
+use tooldelta_core::events::{ErrorInfo, Phase};
+use tooldelta_core::signing::SignatureCheck;
+
+/// The integrity of a tool's active release, as far as the app knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Integrity {
+    /// Not verified since the app started, and nothing changed on disk.
+    Unknown,
+    /// The last verification found every file intact and nothing has changed since.
+    Ok,
+    /// A file changed on disk (watcher), or the last verification found a bad file.
+    Modified,
+}
+
+/// The pending delta of an update: what it would fetch and what it reuses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Delta {
+    /// Files whose content must be downloaded.
+    pub files_to_fetch: u64,
+    /// Bytes to download, before resume.
+    pub bytes_to_fetch: u64,
+    /// Bytes of interrupted downloads a run would resume.
+    pub bytes_resumable: u64,
+    /// Files whose content is already present.
+    pub files_reused: u64,
+    /// Their bytes: what the delta saves over a full download.
+    pub bytes_saved: u64,
+    /// Files of the active release the new one drops.
+    pub files_to_remove: u64,
+}
+
+/// Which long operation is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// `update`.
+    Update,
+    /// `verify`.
+    Verify,
+    /// `repair`.
+    Repair,
+}
+
+/// The latest known state of a run in this process (for views that join late,
+/// such as the kiosk, and for refreshes during a run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct RunSnapshot {
+    /// The tool.
+    pub tool_id: String,
+    /// What is running.
+    pub operation: Operation,
+    /// The target version, once the plan is known.
+    pub to_version: Option<String>,
+    /// The current phase, once one began.
+    pub phase: Option<Phase>,
+    /// Bytes present so far in the fetch phase.
+    pub bytes_done: u64,
+    /// Bytes the fetch phase needs.
+    pub bytes_total: u64,
+    /// Recent download rate.
+    pub bytes_per_sec: u64,
+    /// Files verified so far.
+    pub files_verified: u64,
+    /// Unix time (ms) the run started.
+    pub started_ms: u64,
+}
+
+/// One installed tool, as the dashboard draws it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ToolView {
+    /// The tool.
+    pub tool_id: String,
+    /// The active version.
+    pub installed_version: Option<String>,
+    /// The version the mirror offers, when it could be checked.
+    pub available_version: Option<String>,
+    /// Whether the offered manifest is the installed one.
+    pub up_to_date: Option<bool>,
+    /// Signature verdict of the offered manifest (with the key id), when known.
+    pub signature: Option<SignatureCheck>,
+    /// What an update would fetch and reuse, when an update is pending.
+    pub delta: Option<Delta>,
+    /// Integrity of the active release.
+    pub integrity: Integrity,
+    /// Paths the watcher saw change, sorted (empty unless `modified`).
+    pub modified_paths: Vec<String>,
+    /// Unix time (ms) of the last verification in this app, if any.
+    pub last_verified_ms: Option<u64>,
+    /// Versions kept on disk, newest first (rollback targets).
+    pub releases: Vec<String>,
+    /// Whether some updater (this app or another process) holds the tool's lock.
+    pub updater_running: bool,
+    /// The run of this app on the tool, if any.
+    pub run: Option<RunSnapshot>,
+    /// Why the mirror check failed, if it did.
+    pub check_error: Option<ErrorInfo>,
+}
+
+/// A trusted key file and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct TrustedKey {
+    /// The PEM file.
+    pub path: String,
+    /// Its key id (16 hex), when the file is a valid Ed25519 public key.
+    pub key_id: Option<String>,
+    /// Why it could not be read, otherwise.
+    pub error: Option<String>,
+}
+
+/// The settings in force, and where the editable ones are saved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct SettingsView {
+    /// The install root.
+    pub root: Option<String>,
+    /// Mirror base URLs, tried in order.
+    pub mirrors: Vec<String>,
+    /// Trusted keys.
+    pub trust: Vec<TrustedKey>,
+    /// Previous releases kept for rollback.
+    pub keep_releases: u32,
+    /// The settings file the app reads and saves.
+    pub config_path: String,
+    /// Settings given by a flag or a `TOOLDELTA_*` variable, which win over
+    /// the file at the next start (`root`, `mirrors`, `trust`).
+    pub overridden: Vec<String>,
+}
+
+/// The editable settings, as the settings form sends them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct SettingsInput {
+    /// Mirror base URLs, tried in order.
+    pub mirrors: Vec<String>,
+    /// Trusted public key files (SPKI PEM).
+    pub trust: Vec<String>,
+    /// Previous releases kept for rollback.
+    pub keep_releases: u32,
+}
+
+/// What the UI learns at start-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct AppInfo {
+    /// The app's version.
+    pub version: String,
+    /// Whether the app runs in kiosk mode (`--kiosk`).
+    pub kiosk: bool,
+    /// The settings in force.
+    pub settings: SettingsView,
+    /// A problem found at start-up (an unreadable settings file), if any.
+    pub startup_error: Option<ErrorInfo>,
+}
+
+/// A newer app version offered by the mirror's app feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct AppUpdateView {
+    /// The running version.
+    pub current_version: String,
+    /// The offered version.
+    pub version: String,
+    /// Release notes.
+    pub notes: Option<String>,
+    /// Publication date (RFC 3339), if given.
+    pub pub_date: Option<String>,
+}
+
+/// What `check_app_update` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum AppUpdateStatus {
+    /// The running version is the newest.
+    UpToDate {
+        /// The running version.
+        current_version: String,
+    },
+    /// A newer version is offered.
+    Available {
+        /// What is offered.
+        update: AppUpdateView,
+    },
+}
+
+/// Progress of an app self-update download.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AppUpdateEvent {
+    /// Bytes received so far.
+    Progress {
+        /// Received.
+        bytes_done: u64,
+        /// Announced length, if the server sent one.
+        bytes_total: Option<u64>,
+    },
+    /// Downloaded and its signature verified; installing.
+    Installing,
+}
+
+/// Where `export_report` wrote a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ExportedFile {
+    /// The file written.
+    pub path: String,
+}
+
+/// A tool's integrity changed on disk (the `tool-modified` event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ToolModified {
+    /// The tool.
+    pub tool_id: String,
+    /// Paths inside the release that changed, sorted.
+    pub paths: Vec<String>,
+}
