@@ -21,7 +21,9 @@ mod process;
 mod server;
 
 pub use fixtures::{PseudoRandom, StaticMirror, TestKeys, ToolTree};
-pub use process::{CmdOutput, DEFAULT_TIMEOUT, bin_path, run, run_with_timeout, target_dir};
+pub use process::{
+    ChildGuard, CmdOutput, DEFAULT_TIMEOUT, bin_path, run, run_with_timeout, target_dir,
+};
 pub use server::{
     Builder, EtagChange, Fault, FaultServer, Faults, Origin, PathFilter, PathStats, RangeMutation,
     RequestLog, RequestRecord, Rule, ServerError, When,

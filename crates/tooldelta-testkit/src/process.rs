@@ -148,6 +148,75 @@ fn wait_bounded(child: &mut Child, timeout: Duration) -> (Option<i32>, bool) {
     }
 }
 
+/// A child process that is killed (SIGKILL) and reaped when dropped, so a
+/// failing test leaves no process behind.
+#[derive(Debug)]
+pub struct ChildGuard {
+    child: Option<Child>,
+}
+
+impl ChildGuard {
+    /// Guards a spawned child.
+    pub fn new(child: Child) -> Self {
+        Self { child: Some(child) }
+    }
+
+    /// Spawns `cmd` and guards it.
+    ///
+    /// # Panics
+    /// When the command cannot be started.
+    pub fn spawn(cmd: &mut Command) -> Self {
+        Self::new(
+            cmd.spawn()
+                .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}")),
+        )
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child().id()
+    }
+
+    /// The child, e.g. to take its pipes.
+    pub fn child_mut(&mut self) -> &mut Child {
+        self.child.as_mut().expect("the child is still guarded")
+    }
+
+    fn child(&self) -> &Child {
+        self.child.as_ref().expect("the child is still guarded")
+    }
+
+    /// SIGKILL now (as a crash would) and reap; returns whether it was still
+    /// running.
+    pub fn kill(&mut self) -> bool {
+        let child = self.child_mut();
+        let running = matches!(child.try_wait(), Ok(None));
+        let _ = child.kill();
+        let _ = child.wait();
+        running
+    }
+
+    /// Waits for the child to exit by itself, killing it at `timeout`;
+    /// returns its exit code (`None` if killed or signalled).
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<i32> {
+        wait_bounded(self.child_mut(), timeout).0
+    }
+
+    /// Releases the child without killing it.
+    pub fn into_inner(mut self) -> Child {
+        self.child.take().expect("the child is still guarded")
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +236,19 @@ mod tests {
         let out = run_with_timeout(Command::new("sleep").arg("30"), Duration::from_millis(100));
         assert!(out.timed_out);
         assert!(!out.success());
+    }
+
+    #[test]
+    fn a_guarded_child_is_killed_on_drop() {
+        let mut guard = ChildGuard::spawn(Command::new("sleep").arg("30"));
+        let pid = guard.id();
+        assert!(guard.kill());
+        assert!(!guard.kill(), "already dead");
+        drop(guard);
+        let guard = ChildGuard::spawn(Command::new("sleep").arg("30"));
+        drop(guard);
+        // Reaped: no process with that id is our child any more.
+        assert!(!std::path::Path::new(&format!("/proc/{pid}/status")).exists());
     }
 
     #[test]
