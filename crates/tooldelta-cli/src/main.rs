@@ -4,10 +4,17 @@
 //! exactly one JSON object. Exit 0 on success, 1 on failure, 2 on bad usage.
 
 mod config;
+mod engine;
 mod inspect;
 mod keygen;
 mod output;
 mod publish;
+mod render;
+mod repair;
+mod rollback;
+mod status;
+mod update;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +44,16 @@ enum Command {
     Publish(publish::Args),
     /// Check a manifest's rules, hash and signature.
     Inspect(inspect::Args),
+    /// Install or update a tool from the mirrors: verified, resumable, atomic.
+    Update(update::Args),
+    /// Installed tools, kept releases, running updaters, available versions.
+    Status(status::Args),
+    /// Re-hash a tool's active release; exit 1 if any file is bad.
+    Verify(verify::Args),
+    /// Replace a tool's bad files and remove extra ones, then verify again.
+    Repair(repair::Args),
+    /// Make a tool's previously active release active again.
+    Rollback(rollback::Args),
 }
 
 /// What every command gets besides its own arguments.
@@ -55,6 +72,11 @@ fn main() -> ExitCode {
         Command::Keygen(args) => keygen::run(&args, &ctx),
         Command::Publish(args) => publish::run(&args, &ctx),
         Command::Inspect(args) => inspect::run(&args, &ctx),
+        Command::Update(args) => update::run(&args, &ctx),
+        Command::Status(args) => status::run(&args, &ctx),
+        Command::Verify(args) => verify::run(&args, &ctx),
+        Command::Repair(args) => repair::run(&args, &ctx),
+        Command::Rollback(args) => rollback::run(&args, &ctx),
     };
     match result {
         Ok(code) => code,

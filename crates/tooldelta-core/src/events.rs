@@ -100,6 +100,17 @@ pub enum Event {
         /// Recent download rate.
         bytes_per_sec: u64,
     },
+    /// Byte progress of one file (throttled per file, lossy).
+    FileProgress {
+        /// The tool.
+        tool_id: String,
+        /// Path in the release.
+        path: String,
+        /// Bytes of the file present, resumed bytes included.
+        bytes_done: u64,
+        /// The file's size.
+        size: u64,
+    },
     /// A file's SHA-256 and size matched.
     FileVerified {
         /// The tool.
@@ -135,7 +146,7 @@ pub enum Event {
 impl Event {
     /// Whether a renderer may drop this event under load.
     pub fn is_lossy(&self) -> bool {
-        matches!(self, Self::Progress { .. })
+        matches!(self, Self::Progress { .. } | Self::FileProgress { .. })
     }
 }
 

@@ -3,6 +3,7 @@
 //! manifest size as a hard limit, then hash check and persist.
 
 use std::fs;
+use std::time::Instant;
 
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_RANGE, ETAG, IF_RANGE, RANGE};
@@ -12,9 +13,9 @@ use super::resume::{Resume, decide};
 use super::sink::Sink;
 use super::{Fetched, Fetcher, ObjectJob};
 use crate::error::FetchError;
-use crate::events::Reporter;
+use crate::events::{Event, Reporter};
 use crate::store::Store;
-use crate::throttle::Progress;
+use crate::throttle::{PROGRESS_INTERVAL, Progress};
 
 /// The state of one object's download across attempts and sources.
 pub(super) struct ObjectRun<'a> {
@@ -31,6 +32,8 @@ pub(super) struct ObjectRun<'a> {
     /// Whether the earlier run's bytes may still count as resumed.
     initial_intact: bool,
     fetched: Fetched,
+    /// When this file's last progress event left (per-file throttle).
+    last_progress: Option<Instant>,
 }
 
 impl<'a> ObjectRun<'a> {
@@ -53,6 +56,7 @@ impl<'a> ObjectRun<'a> {
             initial: 0,
             initial_intact: true,
             fetched: Fetched::default(),
+            last_progress: None,
         }
     }
 
@@ -274,6 +278,7 @@ impl<'a> ObjectRun<'a> {
             written += len;
             self.fetched.downloaded += len;
             self.progress.downloaded(len, self.reporter);
+            self.file_progress(written);
         };
         self.on_disk = written;
         if let Some(err) = broke {
@@ -309,6 +314,23 @@ impl<'a> ObjectRun<'a> {
             });
         }
         self.persist().await
+    }
+
+    fn file_progress(&mut self, bytes_done: u64) {
+        let now = Instant::now();
+        if self
+            .last_progress
+            .is_some_and(|t| now.duration_since(t) < PROGRESS_INTERVAL)
+        {
+            return;
+        }
+        self.last_progress = Some(now);
+        self.reporter.report(&Event::FileProgress {
+            tool_id: self.job.tool_id.to_owned(),
+            path: self.job.file.path.clone(),
+            bytes_done,
+            size: self.size(),
+        });
     }
 
     async fn persist(&mut self) -> Result<(), FetchError> {

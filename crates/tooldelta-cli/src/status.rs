@@ -1,0 +1,76 @@
+//! `tooldelta status`: installed tools, kept releases, running updaters, and
+//! (with mirrors and keys) what the mirrors offer.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde::Serialize;
+use tooldelta_core::ToolStatus;
+
+use crate::config::TargetArgs;
+use crate::engine::{self, Needs};
+use crate::{Context, output};
+
+/// Arguments of `status`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+/// What `status --json` prints.
+#[derive(Debug, Serialize)]
+struct StatusReport {
+    root: PathBuf,
+    tools: Vec<ToolStatus>,
+}
+
+pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
+    let needs = Needs {
+        mirror: false,
+        trust: false,
+    };
+    let engine = engine::build(&args.target, ctx, needs, None)?;
+    let tools = engine::runtime()?
+        .block_on(engine.status())
+        .map_err(engine::engine_error)?;
+    for t in &tools {
+        eprintln!("{}", line(t));
+    }
+    if tools.is_empty() {
+        eprintln!("no tools installed under {}", engine.root().display());
+    }
+    if ctx.json {
+        output::print_json(&StatusReport {
+            root: engine.root().to_owned(),
+            tools,
+        })?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn line(t: &ToolStatus) -> String {
+    let mut s = format!(
+        "{}: {} (kept: {})",
+        t.tool_id,
+        t.version.as_deref().unwrap_or("not active"),
+        t.releases.join(", ")
+    );
+    if t.updater_running {
+        s.push_str(", an update is running");
+    }
+    match (&t.available_version, t.update_available, &t.check_error) {
+        (Some(v), Some(true), _) => {
+            s.push_str(", update available: ");
+            s.push_str(v);
+        }
+        (Some(_), _, _) => s.push_str(", up to date"),
+        (_, _, Some(e)) => {
+            s.push_str(", mirror check failed: ");
+            s.push_str(&e.message);
+        }
+        _ => {}
+    }
+    s
+}
