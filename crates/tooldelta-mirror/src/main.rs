@@ -1,6 +1,283 @@
-//! `tooldelta-mirror`: the HQ / site mirror server.
+//! `tooldelta-mirror`: the HQ / site mirror server (CONTRACT §4).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use tooldelta_core::signing::TrustStore;
+use tooldelta_mirror::app::AppReleaseInput;
+use tooldelta_mirror::{ImportOptions, ServeOptions, Store, TlsFiles};
+
+#[derive(Parser)]
+#[command(
+    name = "tooldelta-mirror",
+    version,
+    about = "Serve tooldelta manifests and content-addressed blobs"
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_parser = ["text", "json"], default_value = "text")]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a published tool folder against its manifest and add it to the store.
+    Import(ImportArgs),
+    /// Serve the store over HTTP(S).
+    Serve(ServeArgs),
+    /// Write the read routes as a static tree (blobs hardlinked) for nginx or a CDN.
+    Export(ExportArgs),
+    /// Add a desktop-app release to the self-update feed.
+    ImportApp(ImportAppArgs),
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// The store folder (created if missing).
+    #[arg(long)]
+    store: PathBuf,
+    /// The signed manifest.
+    #[arg(long)]
+    manifest: PathBuf,
+    /// The tool folder the manifest describes.
+    #[arg(long)]
+    tool_dir: PathBuf,
+    /// Require a valid signature by one of these public keys (SPKI PEM).
+    #[arg(long)]
+    trust: Vec<PathBuf>,
+    /// Overwrite a different manifest already stored for this version.
+    #[arg(long)]
+    replace: bool,
+    /// Print the report as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The store folder (created if missing).
+    #[arg(long)]
+    store: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Pull missing manifests and blobs from this mirror or static export.
+    #[arg(long)]
+    upstream: Option<String>,
+    /// Require manifests from upstream to be signed by one of these keys.
+    #[arg(long)]
+    trust: Vec<PathBuf>,
+    /// Extra CA certificates (PEM) to trust for an https upstream.
+    #[arg(long)]
+    upstream_ca: Vec<PathBuf>,
+    /// Seconds `latest`, the catalog and tool indexes from upstream are reused.
+    #[arg(long, default_value_t = 30)]
+    refresh_secs: u64,
+    /// Largest blob fetched from upstream when no manifest states its size.
+    #[arg(long, default_value_t = 1 << 40)]
+    max_blob_bytes: u64,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The URL clients reach this mirror at (app-feed artifact URLs).
+    #[arg(long)]
+    public_url: Option<String>,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// The store folder.
+    #[arg(long)]
+    store: PathBuf,
+    /// The output folder (same filesystem as the store).
+    #[arg(long)]
+    out: PathBuf,
+    /// Print the report as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ImportAppArgs {
+    /// The store folder (created if missing).
+    #[arg(long)]
+    store: PathBuf,
+    /// Platform as tauri-plugin-updater names it: linux, windows, darwin.
+    #[arg(long)]
+    target: String,
+    /// Architecture as the plugin names it: x86_64, aarch64, …
+    #[arg(long)]
+    arch: String,
+    /// SemVer of the release.
+    #[arg(long)]
+    version: String,
+    /// The minisign signature file of the artifact (`*.sig`).
+    #[arg(long)]
+    signature: PathBuf,
+    /// The artifact (AppImage, .deb, .msi, …), stored as a blob of this mirror …
+    #[arg(long, conflicts_with = "url", required_unless_present = "url")]
+    artifact: Option<PathBuf>,
+    /// … or the URL it is downloaded from.
+    #[arg(long)]
+    url: Option<String>,
+    /// Release notes.
+    #[arg(long, default_value = "")]
+    notes: String,
+    /// Publication time, RFC 3339 (default: now).
+    #[arg(long)]
+    pub_date: Option<String>,
+}
 
 fn main() {
-    eprintln!("tooldelta-mirror: not built yet");
-    std::process::exit(2);
+    let cli = Cli::parse();
+    init_logs(&cli.log_format);
+    if let Err(e) = run(cli.command) {
+        eprintln!("tooldelta-mirror: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn init_logs(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Import(args) => import(&args),
+        Command::Serve(args) => serve(args),
+        Command::Export(args) => export(&args),
+        Command::ImportApp(args) => import_app(&args),
+    }
+}
+
+fn trust_store(paths: &[PathBuf]) -> Result<TrustStore> {
+    TrustStore::from_pem_files(paths).context("reading trusted keys")
+}
+
+fn import(args: &ImportArgs) -> Result<()> {
+    let store = Store::open(&args.store)?;
+    let opts = ImportOptions {
+        trust: trust_store(&args.trust)?,
+        replace: args.replace,
+    };
+    let report = store
+        .import_file(&args.manifest, &args.tool_dir, &opts)
+        .with_context(|| format!("importing {}", args.manifest.display()))?;
+    eprintln!(
+        "imported {} {}: {} files, {} new blobs ({} bytes), {} already stored, manifest {:?}, signature {:?}",
+        report.tool_id,
+        report.tool_version,
+        report.files,
+        report.blobs_added,
+        report.bytes_added,
+        report.blobs_present,
+        report.manifest,
+        report.signature.status
+    );
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(())
+}
+
+fn export(args: &ExportArgs) -> Result<()> {
+    let store = open_existing(&args.store)?;
+    let report = tooldelta_mirror::export(&store, &args.out)?;
+    eprintln!(
+        "exported {} tools, {} versions, {} blobs, {} file links into {}",
+        report.tools,
+        report.versions,
+        report.blobs,
+        report.file_links,
+        args.out.display()
+    );
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(())
+}
+
+fn import_app(args: &ImportAppArgs) -> Result<()> {
+    let store = Store::open(&args.store)?;
+    let signature = std::fs::read_to_string(&args.signature)
+        .with_context(|| format!("reading signature {}", args.signature.display()))?;
+    let release = store.import_app(&AppReleaseInput {
+        target: args.target.clone(),
+        arch: args.arch.clone(),
+        version: args.version.clone(),
+        notes: args.notes.clone(),
+        pub_date: args.pub_date.clone(),
+        signature,
+        url: args.url.clone(),
+        artifact: args.artifact.clone(),
+    })?;
+    eprintln!(
+        "app release {} for {}/{} added",
+        release.version, args.target, args.arch
+    );
+    Ok(())
+}
+
+fn open_existing(path: &Path) -> Result<Store> {
+    if !path.join("blobs").is_dir() {
+        bail!(
+            "{} is not a mirror store (no blobs/ folder)",
+            path.display()
+        );
+    }
+    Ok(Store::open(path)?)
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    let mut options = ServeOptions::new(args.store);
+    options.upstream = args.upstream;
+    options.trust = trust_store(&args.trust)?;
+    options.upstream_ca = args.upstream_ca;
+    options.refresh_interval = Duration::from_secs(args.refresh_secs);
+    options.max_blob_bytes = args.max_blob_bytes;
+    options.public_url = args.public_url;
+    options.tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        _ => None,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        tooldelta_mirror::serve(listener, options, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        let _ = ctrl_c.await;
+        return;
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
 }

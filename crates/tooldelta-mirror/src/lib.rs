@@ -1,0 +1,29 @@
+//! The tooldelta mirror (CONTRACT §4): a content-addressed store served over
+//! HTTP with Range and conditional requests, pull-through from an upstream
+//! mirror, a static export for nginx or a CDN, and Prometheus metrics.
+//!
+//! Start at [`Store`] (what is on disk and how it gets there), then [`serve`]
+//! (or [`RunningMirror`] / [`MirrorThread`] to run one in-process).
+
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod export;
+mod http;
+pub mod metrics;
+mod singleflight;
+pub mod store;
+pub mod upstream;
+
+pub use export::{ExportError, ExportReport, export};
+pub use http::{MirrorThread, RunningMirror, ServeError, ServeOptions, TlsFiles, serve};
+pub use store::{
+    ImportError, ImportOptions, ImportReport, ManifestOutcome, Store, StoreError, ToolIndex,
+    VersionSel,
+};
+
+/// Installs rustls' ring provider as the process default (once; later calls
+/// and a provider installed by someone else are fine).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

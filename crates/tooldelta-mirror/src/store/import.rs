@@ -1,0 +1,460 @@
+//! `import`: a published tool folder and its manifest into the store.
+//!
+//! Order of the steps, each a check before trust: parse (bounded, strict) →
+//! CONTRACT §1 rules → `manifest_hash` → signature (when keys are trusted) →
+//! expiry → every file copied into the store while hashing, size and SHA-256
+//! compared before the blob is renamed into place → the manifest written last.
+//! Writing the manifest is the commit point: once a version is listed, every
+//! blob it names is present. Re-importing the same manifest changes nothing.
+
+use std::collections::BTreeMap;
+use std::fs::{File, Permissions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+use tooldelta_core::hash::{HASH_BUF_SIZE, HashingReader, HashingWriter};
+use tooldelta_core::manifest::{FileEntry, Manifest, ManifestError};
+use tooldelta_core::signing::{SignatureCheck, SignatureStatus, TrustStore, check_signature};
+
+use super::{Store, fsutil};
+
+/// How to import.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// When not empty, the manifest must carry a valid signature by one of these keys.
+    pub trust: TrustStore,
+    /// Replace a different manifest already stored for the same version
+    /// (published versions are meant to be immutable; this is the escape hatch).
+    pub replace: bool,
+}
+
+/// What happened to the manifest file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManifestOutcome {
+    /// A new version.
+    Added,
+    /// The same bytes were already stored.
+    Unchanged,
+    /// A different manifest for this version was replaced (`--replace`).
+    Replaced,
+}
+
+/// The result of one import.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    /// The tool.
+    pub tool_id: String,
+    /// Its version as published.
+    pub tool_version: String,
+    /// Files the manifest lists.
+    pub files: usize,
+    /// Blobs written by this import.
+    pub blobs_added: usize,
+    /// Distinct contents that were already stored (deduplicated).
+    pub blobs_present: usize,
+    /// Bytes written into `blobs/`.
+    pub bytes_added: u64,
+    /// What happened to the manifest.
+    pub manifest: ManifestOutcome,
+    /// The signature as checked against the trusted keys given.
+    pub signature: SignatureCheck,
+}
+
+/// Why an import was refused. Nothing is listed in the store after an error;
+/// blobs already copied stay (they are valid content, reused next time).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The manifest file could not be read.
+    #[error("cannot read manifest {path}: {source}")]
+    ReadManifest {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Not a manifest, or it breaks a rule of CONTRACT §1.
+    #[error("manifest refused: {0}")]
+    Manifest(#[from] ManifestError),
+    /// `manifest_hash` does not match the content.
+    #[error(
+        "manifest for {tool_id}: manifest_hash {stated:?} does not match its content ({computed}); re-publish it"
+    )]
+    HashMismatch {
+        /// The tool.
+        tool_id: String,
+        /// What the manifest says.
+        stated: String,
+        /// What its content hashes to.
+        computed: String,
+    },
+    /// Trusted keys were given and the signature is not valid under them.
+    #[error("manifest for {tool_id}: signature is {status:?}{key}; refused because trusted keys were given", key = .public_key_id.as_deref().map(|k| format!(" (key id {k})")).unwrap_or_default())]
+    Signature {
+        /// The tool.
+        tool_id: String,
+        /// What the check found.
+        status: SignatureStatus,
+        /// The key id the manifest names.
+        public_key_id: Option<String>,
+    },
+    /// Past `expires_at`: no client would accept it.
+    #[error("manifest for {tool_id} {version}: expired at {expires_at}")]
+    Expired {
+        /// The tool.
+        tool_id: String,
+        /// The version.
+        version: String,
+        /// When it expired.
+        expires_at: String,
+    },
+    /// A listed file is missing, or not a regular file, in the tool folder.
+    #[error("{tool_id}: file {path:?} of the manifest: {file} is {problem}")]
+    BadSourceFile {
+        /// The tool.
+        tool_id: String,
+        /// The manifest path.
+        path: String,
+        /// The file on disk.
+        file: PathBuf,
+        /// `missing`, `a symlink`, …
+        problem: &'static str,
+    },
+    /// A file's content is not what the manifest says.
+    #[error(
+        "{tool_id}: file {path:?} does not match the manifest: expected sha256 {expected_sha256} ({expected_size} bytes), found {actual_sha256} ({actual_size} bytes)"
+    )]
+    FileMismatch {
+        /// The tool.
+        tool_id: String,
+        /// The manifest path.
+        path: String,
+        /// From the manifest.
+        expected_sha256: String,
+        /// From the file.
+        actual_sha256: String,
+        /// From the manifest.
+        expected_size: u64,
+        /// From the file.
+        actual_size: u64,
+    },
+    /// Another manifest is stored for this version.
+    #[error(
+        "{tool_id} {version}: the store already holds a different manifest for this version (published versions are immutable; pass --replace to overwrite)"
+    )]
+    Conflict {
+        /// The tool.
+        tool_id: String,
+        /// The version.
+        version: String,
+    },
+    /// Reading the tool folder or writing the store failed.
+    #[error("{tool_id}: {path}: {source}")]
+    Io {
+        /// The tool.
+        tool_id: String,
+        /// The file being read or written.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Store {
+    /// Imports a manifest file and the tool folder it describes.
+    pub fn import_file(
+        &self,
+        manifest: &Path,
+        tool_dir: &Path,
+        opts: &ImportOptions,
+    ) -> Result<ImportReport, ImportError> {
+        let bytes = std::fs::read(manifest).map_err(|source| ImportError::ReadManifest {
+            path: manifest.to_owned(),
+            source,
+        })?;
+        self.import(&bytes, tool_dir, opts)
+    }
+
+    /// Imports manifest bytes and the tool folder they describe.
+    pub fn import(
+        &self,
+        manifest_bytes: &[u8],
+        tool_dir: &Path,
+        opts: &ImportOptions,
+    ) -> Result<ImportReport, ImportError> {
+        let (manifest, signature) = check_manifest(manifest_bytes, &opts.trust)?;
+        let tool_id = manifest.tool_id.clone();
+        let version = manifest.tool_version.clone();
+        let outcome = self.manifest_outcome(&manifest, manifest_bytes, opts.replace)?;
+        let (blobs_added, blobs_present, bytes_added) = self.import_blobs(&manifest, tool_dir)?;
+        // Commit point: the version becomes visible only once all its blobs are in.
+        if outcome != ManifestOutcome::Unchanged {
+            self.put_manifest(&tool_id, &version, manifest_bytes)
+                .map_err(|source| ImportError::Io {
+                    tool_id: tool_id.clone(),
+                    path: self.root.join("tools").join(&tool_id).join(&version),
+                    source,
+                })?;
+        }
+        Ok(ImportReport {
+            files: manifest.files.len(),
+            tool_id,
+            tool_version: version,
+            blobs_added,
+            blobs_present,
+            bytes_added,
+            manifest: outcome,
+            signature,
+        })
+    }
+
+    fn manifest_outcome(
+        &self,
+        manifest: &Manifest,
+        bytes: &[u8],
+        replace: bool,
+    ) -> Result<ManifestOutcome, ImportError> {
+        let tool_id = &manifest.tool_id;
+        let io_err = |source| ImportError::Io {
+            tool_id: tool_id.clone(),
+            path: self.root.join("tools").join(tool_id),
+            source,
+        };
+        let want = manifest.version().expect("rules checked");
+        let existing = self
+            .versions(tool_id)
+            .map_err(io_err)?
+            .into_iter()
+            .find(|(v, _)| *v == want);
+        let Some((_, folder)) = existing else {
+            return Ok(ManifestOutcome::Added);
+        };
+        let stored = self.read_manifest(tool_id, &folder).map_err(io_err)?;
+        if folder == manifest.tool_version && stored.as_deref() == Some(bytes) {
+            return Ok(ManifestOutcome::Unchanged);
+        }
+        if !replace {
+            return Err(ImportError::Conflict {
+                tool_id: tool_id.clone(),
+                version: manifest.tool_version.clone(),
+            });
+        }
+        if folder != manifest.tool_version {
+            // Same SemVer spelt differently (`v1.0.0` / `1.0.0`): keep one folder.
+            let old = self.root.join("tools").join(tool_id).join(&folder);
+            fs_err::remove_dir_all(old).map_err(io_err)?;
+        }
+        Ok(ManifestOutcome::Replaced)
+    }
+
+    /// Copies (or only checks, when already stored) every distinct content.
+    fn import_blobs(
+        &self,
+        manifest: &Manifest,
+        tool_dir: &Path,
+    ) -> Result<(usize, usize, u64), ImportError> {
+        // One group per content, so two files with equal bytes never race to
+        // write the same blob.
+        let mut groups: BTreeMap<&str, Vec<&FileEntry>> = BTreeMap::new();
+        for file in &manifest.files {
+            groups.entry(&file.sha256).or_default().push(file);
+        }
+        let results = groups
+            .into_par_iter()
+            .map(|(_, entries)| {
+                let added = self.import_group(&manifest.tool_id, tool_dir, &entries)?;
+                Ok((added, entries[0].size))
+            })
+            .collect::<Result<Vec<_>, ImportError>>()?;
+        let added = results.iter().filter(|(a, _)| *a).count();
+        let bytes = results.iter().filter(|(a, _)| *a).map(|(_, s)| s).sum();
+        Ok((added, results.len() - added, bytes))
+    }
+
+    /// Returns whether a new blob was written.
+    fn import_group(
+        &self,
+        tool_id: &str,
+        tool_dir: &Path,
+        entries: &[&FileEntry],
+    ) -> Result<bool, ImportError> {
+        let first = entries[0];
+        let dest = self.blob_path(&first.sha256);
+        let present = std::fs::symlink_metadata(&dest)
+            .is_ok_and(|m| m.file_type().is_file() && m.len() == first.size);
+        let mut added = false;
+        for (i, entry) in entries.iter().enumerate() {
+            let source = open_source(tool_id, tool_dir, entry)?;
+            if i == 0 && !present {
+                self.copy_into_store(tool_id, entry, source, &dest)?;
+                added = true;
+            } else {
+                check_source(tool_id, entry, source)?;
+            }
+        }
+        Ok(added)
+    }
+
+    fn copy_into_store(
+        &self,
+        tool_id: &str,
+        entry: &FileEntry,
+        source: (File, PathBuf),
+        dest: &Path,
+    ) -> Result<(), ImportError> {
+        let (src, src_path) = source;
+        let scratch = self.tmp_dir();
+        let io_err = |path: &Path| {
+            let path = path.to_owned();
+            move |source| ImportError::Io {
+                tool_id: tool_id.to_owned(),
+                path,
+                source,
+            }
+        };
+        let (file, temp) =
+            fsutil::create_temp(&scratch, &entry.sha256).map_err(io_err(&scratch))?;
+        let result = (|| {
+            let mut writer = HashingWriter::new(file);
+            copy(src, &mut writer).map_err(io_err(&src_path))?;
+            let (file, digest) = writer.finish();
+            compare(tool_id, entry, &digest.sha256, digest.size)?;
+            file.sync_all().map_err(io_err(&temp))?;
+            // Read-only: the export hardlinks these, and content must never change.
+            std::fs::set_permissions(&temp, Permissions::from_mode(0o444))
+                .map_err(io_err(&temp))?;
+            fsutil::persist(&temp, dest).map_err(io_err(dest))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        result
+    }
+}
+
+/// Steps before any file is touched: parse, rules, hash, signature (required
+/// when `trust` is not empty), expiry.
+pub(crate) fn check_manifest(
+    bytes: &[u8],
+    trust: &TrustStore,
+) -> Result<(Manifest, SignatureCheck), ImportError> {
+    let parsed = Manifest::parse(bytes)?;
+    parsed.manifest.check_rules().map_err(ManifestError::from)?;
+    let tool_id = parsed.manifest.tool_id.clone();
+    if !parsed.hash_matches() {
+        return Err(ImportError::HashMismatch {
+            tool_id,
+            stated: parsed.manifest.manifest_hash.clone(),
+            computed: parsed.computed_hash.clone(),
+        });
+    }
+    let signature = check_signature(&parsed, trust);
+    if !trust.is_empty() && signature.status != SignatureStatus::Valid {
+        return Err(ImportError::Signature {
+            tool_id,
+            status: signature.status,
+            public_key_id: signature.public_key_id,
+        });
+    }
+    let manifest = parsed.manifest;
+    if let Some(expires_at) = &manifest.expires_at {
+        let expiry: jiff::Timestamp = expires_at.parse().expect("checked by check_rules");
+        if jiff::Timestamp::now() >= expiry {
+            return Err(ImportError::Expired {
+                tool_id,
+                version: manifest.tool_version.clone(),
+                expires_at: expires_at.clone(),
+            });
+        }
+    }
+    Ok((manifest, signature))
+}
+
+/// Opens a listed file of the tool folder; refuses symlinks and non-files.
+fn open_source(
+    tool_id: &str,
+    tool_dir: &Path,
+    entry: &FileEntry,
+) -> Result<(File, PathBuf), ImportError> {
+    let path = tool_dir.join(&entry.path);
+    let bad = |problem| ImportError::BadSourceFile {
+        tool_id: tool_id.to_owned(),
+        path: entry.path.clone(),
+        file: path.clone(),
+        problem,
+    };
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(bad("missing")),
+        Err(source) => {
+            return Err(ImportError::Io {
+                tool_id: tool_id.to_owned(),
+                path,
+                source,
+            });
+        }
+    };
+    if meta.file_type().is_symlink() {
+        return Err(bad("a symlink (a release holds regular files only)"));
+    }
+    if !meta.is_file() {
+        return Err(bad("not a regular file"));
+    }
+    let file = File::open(&path).map_err(|source| ImportError::Io {
+        tool_id: tool_id.to_owned(),
+        path: path.clone(),
+        source,
+    })?;
+    Ok((file, path))
+}
+
+/// Hashes a source file whose content is already stored.
+fn check_source(
+    tool_id: &str,
+    entry: &FileEntry,
+    (file, path): (File, PathBuf),
+) -> Result<(), ImportError> {
+    let mut reader = HashingReader::new(file);
+    copy(&mut reader, &mut io::sink()).map_err(|source| ImportError::Io {
+        tool_id: tool_id.to_owned(),
+        path,
+        source,
+    })?;
+    let digest = reader.finish();
+    compare(tool_id, entry, &digest.sha256, digest.size)
+}
+
+fn compare(tool_id: &str, entry: &FileEntry, sha256: &str, size: u64) -> Result<(), ImportError> {
+    if sha256 == entry.sha256 && size == entry.size {
+        return Ok(());
+    }
+    Err(ImportError::FileMismatch {
+        tool_id: tool_id.to_owned(),
+        path: entry.path.clone(),
+        expected_sha256: entry.sha256.clone(),
+        actual_sha256: sha256.to_owned(),
+        expected_size: entry.size,
+        actual_size: size,
+    })
+}
+
+/// A copy loop with a large buffer (the writers hash, so no copy_file_range).
+fn copy(mut reader: impl Read, writer: &mut impl Write) -> io::Result<u64> {
+    let mut buf = vec![0; HASH_BUF_SIZE];
+    let mut total = 0;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        writer.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+}

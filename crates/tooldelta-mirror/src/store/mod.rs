@@ -1,0 +1,271 @@
+//! The content-addressed store on disk.
+//!
+//! ```text
+//! STORE/blobs/sha256/ab/<hex>                     each content once, read-only
+//! STORE/tools/<tool_id>/<version>/manifest.json   the signed bytes as published
+//! STORE/app/<target>/<arch>/<version>.json        desktop-app releases (see `app`)
+//! STORE/tmp/                                      temp files, same filesystem
+//! ```
+//!
+//! Every path below is built from validated parts (tool ids, SemVer versions,
+//! lowercase hex), never from raw request text, and every file is opened with
+//! [`fsutil::open_inside`], which refuses symlinks and anything outside the root.
+
+pub(crate) mod fsutil;
+mod import;
+
+pub(crate) use import::check_manifest;
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use tooldelta_core::manifest::{is_sha256_hex, is_valid_tool_id, parse_version};
+
+pub use import::{ImportError, ImportOptions, ImportReport, ManifestOutcome};
+
+/// Longest version text accepted in a route or folder name.
+const MAX_VERSION_LEN: usize = 128;
+
+/// A store that could not be opened or read.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The folder could not be created or read; retrying helps only once the
+    /// cause (permissions, disk) is fixed.
+    #[error("store {root}: {source}")]
+    Io {
+        /// The store root.
+        root: PathBuf,
+        /// The cause, naming the path.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// `{tool_id, versions, latest}`: the answer of `/api/v1/tools/{tool_id}` and
+/// one entry of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ToolIndex {
+    /// The tool.
+    pub tool_id: String,
+    /// Every stored version as published, in SemVer order (oldest first).
+    pub versions: Vec<String>,
+    /// The highest SemVer among `versions`.
+    pub latest: String,
+}
+
+/// Which version a route asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionSel {
+    /// The highest stored SemVer.
+    Latest,
+    /// One version (a leading `v` ignored when comparing).
+    Exact(semver::Version),
+}
+
+impl VersionSel {
+    /// Parses `latest` or a SemVer version from a route; `None` when invalid.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text == "latest" {
+            return Some(Self::Latest);
+        }
+        if !is_version_text(text) {
+            return None;
+        }
+        parse_version(text).ok().map(Self::Exact)
+    }
+}
+
+/// Whether `text` is short and made only of the characters SemVer allows
+/// (plus a leading `v`), so it is safe as one folder name.
+pub fn is_version_text(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= MAX_VERSION_LEN
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+'))
+        && parse_version(text).is_ok()
+}
+
+/// A mirror's store folder.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`.
+    pub fn open(root: &Path) -> Result<Self, StoreError> {
+        let io_err = |source| StoreError::Io {
+            root: root.to_owned(),
+            source,
+        };
+        for sub in ["blobs/sha256", "tools", "tmp", "app"] {
+            fs_err::create_dir_all(root.join(sub)).map_err(io_err)?;
+        }
+        let root = fs_err::canonicalize(root).map_err(io_err)?;
+        Ok(Self { root })
+    }
+
+    /// The canonical root folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where temp files go (same filesystem as the store).
+    pub(crate) fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// `blobs/sha256/ab/<hex>` relative to the root. `hex` must be valid.
+    pub fn blob_rel(hex: &str) -> PathBuf {
+        debug_assert!(is_sha256_hex(hex));
+        Path::new("blobs/sha256").join(&hex[..2]).join(hex)
+    }
+
+    /// The absolute path of a blob (which may not exist).
+    pub fn blob_path(&self, hex: &str) -> PathBuf {
+        self.root.join(Self::blob_rel(hex))
+    }
+
+    /// Whether the blob is stored (as a regular file).
+    pub fn has_blob(&self, hex: &str) -> bool {
+        is_sha256_hex(hex) && fsutil::is_regular_file(&self.blob_path(hex))
+    }
+
+    /// Opens a blob for reading, with its size; `None` when absent or invalid.
+    pub fn open_blob(&self, hex: &str) -> io::Result<Option<(File, u64)>> {
+        if !is_sha256_hex(hex) {
+            return Ok(None);
+        }
+        fsutil::open_inside(&self.root, &Self::blob_rel(hex))
+    }
+
+    /// `tools/<id>/<version>/manifest.json` relative to the root.
+    fn manifest_rel(tool_id: &str, version: &str) -> PathBuf {
+        Path::new("tools")
+            .join(tool_id)
+            .join(version)
+            .join("manifest.json")
+    }
+
+    /// The stored manifest bytes of one version folder, exactly as published.
+    pub fn read_manifest(&self, tool_id: &str, version: &str) -> io::Result<Option<Vec<u8>>> {
+        if !is_valid_tool_id(tool_id) || !is_version_text(version) {
+            return Ok(None);
+        }
+        let Some((file, size)) =
+            fsutil::open_inside(&self.root, &Self::manifest_rel(tool_id, version))?
+        else {
+            return Ok(None);
+        };
+        if size > tooldelta_core::manifest::MAX_MANIFEST_BYTES {
+            return Err(io::Error::other(format!(
+                "stored manifest of {tool_id} {version} is {size} bytes, over the limit"
+            )));
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
+        io::Read::read_to_end(&mut io::Read::take(file, size), &mut bytes)?;
+        Ok(Some(bytes))
+    }
+
+    /// Writes a manifest atomically (temp file, fsync, rename).
+    pub(crate) fn put_manifest(
+        &self,
+        tool_id: &str,
+        version: &str,
+        bytes: &[u8],
+    ) -> io::Result<()> {
+        assert!(is_valid_tool_id(tool_id) && is_version_text(version));
+        let dest = self.root.join(Self::manifest_rel(tool_id, version));
+        fsutil::write_atomic(&self.tmp_dir(), &dest, bytes)
+    }
+
+    /// Every tool id that has a folder, sorted.
+    pub fn tool_ids(&self) -> io::Result<Vec<String>> {
+        let mut ids = list_dir_names(&self.root.join("tools"))?;
+        ids.retain(|id| is_valid_tool_id(id));
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// The stored versions of a tool as (parsed, folder name), oldest first.
+    pub fn versions(&self, tool_id: &str) -> io::Result<Vec<(semver::Version, String)>> {
+        if !is_valid_tool_id(tool_id) {
+            return Ok(Vec::new());
+        }
+        let dir = self.root.join("tools").join(tool_id);
+        let mut out: Vec<(semver::Version, String)> = list_dir_names(&dir)?
+            .into_iter()
+            .filter(|name| is_version_text(name))
+            .filter(|name| fsutil::is_regular_file(&dir.join(name).join("manifest.json")))
+            .filter_map(|name| parse_version(&name).ok().map(|v| (v, name)))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// The folder name of the version a route asks for, if stored.
+    pub fn resolve(&self, tool_id: &str, sel: &VersionSel) -> io::Result<Option<String>> {
+        let versions = self.versions(tool_id)?;
+        Ok(match sel {
+            VersionSel::Latest => versions.into_iter().next_back().map(|(_, name)| name),
+            VersionSel::Exact(want) => versions
+                .into_iter()
+                .find(|(v, _)| v == want)
+                .map(|(_, name)| name),
+        })
+    }
+
+    /// `{tool_id, versions, latest}` for one tool; `None` when it has no version.
+    pub fn tool_index(&self, tool_id: &str) -> io::Result<Option<ToolIndex>> {
+        let versions = self.versions(tool_id)?;
+        let Some((_, latest)) = versions.last() else {
+            return Ok(None);
+        };
+        Ok(Some(ToolIndex {
+            tool_id: tool_id.to_owned(),
+            latest: latest.clone(),
+            versions: versions.into_iter().map(|(_, name)| name).collect(),
+        }))
+    }
+
+    /// The catalog: every tool with at least one version, sorted by id.
+    pub fn catalog(&self) -> io::Result<Vec<ToolIndex>> {
+        let mut out = Vec::new();
+        for id in self.tool_ids()? {
+            if let Some(index) = self.tool_index(&id)? {
+                out.push(index);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Names of the sub-folders (not symlinks) of `dir`; empty when `dir` is absent.
+fn list_dir_names(dir: &Path) -> io::Result<Vec<String>> {
+    let entries = match fs_err::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_type()?.is_dir()
+            && let Ok(name) = entry.file_name().into_string()
+        {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+/// The JSON bytes of a document as the server sends it and `export` writes it
+/// (pretty, final newline), so both give byte-identical answers.
+pub(crate) fn to_json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).expect("our types always serialize");
+    bytes.push(b'\n');
+    bytes
+}

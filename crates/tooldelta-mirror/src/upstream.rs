@@ -1,0 +1,559 @@
+//! Pull-through from an upstream mirror (another `tooldelta-mirror`, or any
+//! static export of one served by nginx, a CDN or an object store).
+//!
+//! A missing blob is fetched once however many clients ask at the same moment
+//! ([`SingleFlight`]); its bytes go to a temp file in the store while being
+//! hashed, and only a blob whose SHA-256 (and size, when a manifest states it)
+//! matches is renamed into `blobs/`. Waiting clients are answered from the
+//! store once that rename has happened: nothing unverified is ever sent.
+//! Manifests are checked like `import` checks them (rules, hash, signature when
+//! keys are trusted, tool id and version asked for) before they are stored.
+
+use std::collections::HashMap;
+use std::fs::{File, Permissions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tooldelta_core::hash::{ContentDigest, HashingWriter};
+use tooldelta_core::manifest::MAX_MANIFEST_BYTES;
+use tooldelta_core::signing::TrustStore;
+
+use crate::metrics::Metrics;
+use crate::singleflight::SingleFlight;
+use crate::store::{self, ImportError, Store, VersionSel, fsutil};
+
+/// Largest catalog or tool index accepted from upstream.
+const MAX_INDEX_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Why something could not be fetched from upstream. Every variant names the URL.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// Connection refused, timeout, or the body was cut: retrying may help.
+    #[error("upstream {url}: {source}")]
+    Request {
+        /// The URL asked.
+        url: String,
+        /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Upstream does not have it.
+    #[error("upstream {url}: not found")]
+    NotFound {
+        /// The URL asked.
+        url: String,
+    },
+    /// Upstream answered with another unexpected status.
+    #[error("upstream {url}: HTTP {status}")]
+    Status {
+        /// The URL asked.
+        url: String,
+        /// The status received.
+        status: u16,
+    },
+    /// More bytes than allowed (a hostile or broken upstream).
+    #[error("upstream {url}: more than {limit} bytes")]
+    TooLarge {
+        /// The URL asked.
+        url: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// The content is not what its address says; it was discarded.
+    #[error(
+        "upstream {url}: integrity failure: expected sha256 {expected} ({expected_size} bytes), received {actual} ({actual_size} bytes); discarded"
+    )]
+    Integrity {
+        /// The URL asked.
+        url: String,
+        /// The address.
+        expected: String,
+        /// What the bytes hash to.
+        actual: String,
+        /// The size a manifest states, or what was received when unknown.
+        expected_size: u64,
+        /// Bytes received.
+        actual_size: u64,
+    },
+    /// A manifest that breaks the rules, or is not signed by a trusted key.
+    #[error("upstream {url}: manifest refused: {source}")]
+    Manifest {
+        /// The URL asked.
+        url: String,
+        /// Why.
+        #[source]
+        source: Box<ImportError>,
+    },
+    /// A valid manifest for another tool or version than the route asked for.
+    #[error("upstream {url}: served a manifest for {found} instead")]
+    WrongManifest {
+        /// The URL asked.
+        url: String,
+        /// `tool version` found.
+        found: String,
+    },
+    /// Writing to the local store failed.
+    #[error("storing {path} from upstream: {source}")]
+    Store {
+        /// The local file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl UpstreamError {
+    /// Whether upstream simply does not have it (answered 404 to the client).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound { .. })
+    }
+}
+
+type Shared<T> = Result<T, Arc<UpstreamError>>;
+
+/// What a fresh upstream document said (`None`: upstream has none).
+struct Remembered(Option<Bytes>);
+
+/// The upstream side of a pull-through mirror.
+#[derive(Debug)]
+pub(crate) struct Upstream {
+    base: String,
+    client: reqwest::Client,
+    store: Store,
+    metrics: Arc<Metrics>,
+    trust: TrustStore,
+    max_blob_bytes: u64,
+    refresh_interval: Duration,
+    blobs: SingleFlight<Shared<()>>,
+    manifests: SingleFlight<Shared<Option<String>>>,
+    indexes: SingleFlight<Shared<Option<Bytes>>>,
+    /// When each `latest` / index route was last fetched, and what it said.
+    fresh: Mutex<HashMap<String, (Instant, Option<Bytes>)>>,
+}
+
+/// Settings of the upstream side.
+#[derive(Debug, Clone)]
+pub(crate) struct UpstreamConfig {
+    pub base: String,
+    pub trust: TrustStore,
+    pub max_blob_bytes: u64,
+    pub refresh_interval: Duration,
+    pub extra_roots: Vec<reqwest::Certificate>,
+}
+
+impl Upstream {
+    pub(crate) fn new(
+        config: UpstreamConfig,
+        store: Store,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, reqwest::Error> {
+        crate::install_crypto_provider();
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            // Per read, not per response: a multi-GB blob may take long, a stall may not.
+            .read_timeout(Duration::from_secs(60))
+            .user_agent(concat!("tooldelta-mirror/", env!("CARGO_PKG_VERSION")));
+        for cert in config.extra_roots {
+            builder = builder.add_root_certificate(cert);
+        }
+        Ok(Self {
+            base: config.base.trim_end_matches('/').to_owned(),
+            client: builder.build()?,
+            store,
+            metrics,
+            trust: config.trust,
+            max_blob_bytes: config.max_blob_bytes,
+            refresh_interval: config.refresh_interval,
+            blobs: SingleFlight::default(),
+            manifests: SingleFlight::default(),
+            indexes: SingleFlight::default(),
+            fresh: Mutex::default(),
+        })
+    }
+
+    fn url(&self, route: &str) -> String {
+        format!("{}{route}", self.base)
+    }
+
+    /// Makes sure the blob is in the store, fetching it once if needed.
+    pub(crate) async fn ensure_blob(
+        self: &Arc<Self>,
+        hex: &str,
+        expected_size: Option<u64>,
+    ) -> Shared<()> {
+        let this = Arc::clone(self);
+        let owned = hex.to_owned();
+        let work = async move {
+            // A flight that landed between the caller's look and now.
+            if this.store.has_blob(&owned) {
+                return Ok(());
+            }
+            this.download_blob(&owned, expected_size)
+                .await
+                .map_err(Arc::new)
+        };
+        self.blobs
+            .run(hex, work)
+            .await
+            .unwrap_or_else(|| Err(Arc::new(panicked(&self.url(hex)))))
+    }
+
+    /// Fetches a manifest (`latest` or one version) into the store; returns
+    /// the folder it is stored under, or `None` when upstream has none.
+    pub(crate) async fn fetch_manifest(
+        self: &Arc<Self>,
+        tool_id: &str,
+        route_version: &str,
+        sel: VersionSel,
+    ) -> Shared<Option<String>> {
+        let key = format!("{tool_id}/{route_version}");
+        let this = Arc::clone(self);
+        let (id, route) = (tool_id.to_owned(), route_version.to_owned());
+        let work = async move {
+            this.download_manifest(&id, &route, &sel)
+                .await
+                .map_err(Arc::new)
+        };
+        self.manifests
+            .run(&key, work)
+            .await
+            .unwrap_or_else(|| Err(Arc::new(panicked(&key))))
+    }
+
+    /// Refreshes `latest` of a tool from upstream unless done within the
+    /// refresh interval.
+    pub(crate) async fn refresh_latest(self: &Arc<Self>, tool_id: &str) -> Shared<()> {
+        let key = format!("latest:{tool_id}");
+        if self.is_fresh(&key).is_some() {
+            return Ok(());
+        }
+        self.fetch_manifest(tool_id, "latest", VersionSel::Latest)
+            .await?;
+        self.mark_fresh(&key, None);
+        Ok(())
+    }
+
+    /// A catalog or tool-index document from upstream (cached for the refresh
+    /// interval); `None` when upstream has none.
+    pub(crate) async fn index(self: &Arc<Self>, route: &str) -> Shared<Option<Bytes>> {
+        if let Some(Remembered(cached)) = self.is_fresh(route) {
+            return Ok(cached);
+        }
+        let this = Arc::clone(self);
+        let owned = route.to_owned();
+        let work = async move {
+            let got = this.download_index(&owned).await.map_err(Arc::new)?;
+            this.mark_fresh(&owned, got.clone());
+            Ok(got)
+        };
+        self.indexes
+            .run(route, work)
+            .await
+            .unwrap_or_else(|| Err(Arc::new(panicked(route))))
+    }
+
+    fn is_fresh(&self, key: &str) -> Option<Remembered> {
+        let fresh = self
+            .fresh
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        fresh
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < self.refresh_interval)
+            .map(|(_, doc)| Remembered(doc.clone()))
+    }
+
+    fn mark_fresh(&self, key: &str, doc: Option<Bytes>) {
+        let mut fresh = self
+            .fresh
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Bounded: one entry per tool and index route; clear if something floods it.
+        if fresh.len() > 10_000 {
+            fresh.clear();
+        }
+        fresh.insert(key.to_owned(), (Instant::now(), doc));
+    }
+
+    async fn get(&self, url: &str) -> Result<reqwest::Response, UpstreamError> {
+        self.metrics.upstream_fetches.inc();
+        tracing::info!(%url, "fetching from upstream");
+        let resp = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|source| UpstreamError::Request {
+                url: url.to_owned(),
+                source,
+            })?;
+        match resp.status().as_u16() {
+            200 => Ok(resp),
+            404 | 410 => Err(UpstreamError::NotFound {
+                url: url.to_owned(),
+            }),
+            status => Err(UpstreamError::Status {
+                url: url.to_owned(),
+                status,
+            }),
+        }
+    }
+
+    /// A small document, read whole with a size cap.
+    async fn get_small(&self, url: &str, limit: u64) -> Result<Bytes, UpstreamError> {
+        let resp = self.get(url).await?;
+        let too_large = || UpstreamError::TooLarge {
+            url: url.to_owned(),
+            limit,
+        };
+        if resp.content_length().is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let mut out = Vec::new();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|source| UpstreamError::Request {
+                url: url.to_owned(),
+                source,
+            })?;
+            self.metrics.upstream_bytes.inc_by(chunk.len() as u64);
+            if (out.len() + chunk.len()) as u64 > limit {
+                return Err(too_large());
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(out))
+    }
+
+    async fn download_index(&self, route: &str) -> Result<Option<Bytes>, UpstreamError> {
+        let url = self.url(route);
+        match self.get_small(&url, MAX_INDEX_BYTES).await {
+            Ok(doc) => Ok(Some(doc)),
+            // A static export served without `try_files` only has the index.json.
+            Err(e) if e.is_not_found() => {
+                let url = self.url(&format!("{route}/index.json"));
+                match self.get_small(&url, MAX_INDEX_BYTES).await {
+                    Ok(doc) => Ok(Some(doc)),
+                    Err(e) if e.is_not_found() => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn download_manifest(
+        &self,
+        tool_id: &str,
+        route_version: &str,
+        sel: &VersionSel,
+    ) -> Result<Option<String>, UpstreamError> {
+        let url = self.url(&format!(
+            "/api/v1/tools/{tool_id}/{route_version}/manifest.json"
+        ));
+        let bytes = match self.get_small(&url, MAX_MANIFEST_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let trust = self.trust.clone();
+        let store = self.store.clone();
+        let (id, sel, url2) = (tool_id.to_owned(), sel.clone(), url.clone());
+        // Parsing and hashing a large manifest is CPU work: off the async threads.
+        tokio::task::spawn_blocking(move || {
+            store_manifest(&store, &trust, &id, &sel, &url2, &bytes)
+        })
+        .await
+        .map_err(|e| UpstreamError::Store {
+            path: PathBuf::from(&url),
+            source: io::Error::other(e),
+        })?
+        .map(Some)
+    }
+
+    async fn download_blob(
+        &self,
+        hex: &str,
+        expected_size: Option<u64>,
+    ) -> Result<(), UpstreamError> {
+        let url = self.url(&format!("/api/v1/blobs/sha256/{hex}"));
+        let resp = self.get(&url).await?;
+        let limit = expected_size.unwrap_or(self.max_blob_bytes);
+        if resp.content_length().is_some_and(|n| n > limit) {
+            return Err(UpstreamError::TooLarge { url, limit });
+        }
+        let scratch = self.store.tmp_dir();
+        let (file, temp) =
+            fsutil::create_temp(&scratch, hex).map_err(|source| UpstreamError::Store {
+                path: scratch.clone(),
+                source,
+            })?;
+        let expect = Expect {
+            url: &url,
+            hex,
+            limit,
+            size: expected_size,
+        };
+        let result = self.receive_blob(resp, file, &temp, &expect).await;
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        result
+    }
+
+    async fn receive_blob(
+        &self,
+        resp: reqwest::Response,
+        file: File,
+        temp: &Path,
+        expect: &Expect<'_>,
+    ) -> Result<(), UpstreamError> {
+        let store_err = |source| UpstreamError::Store {
+            path: temp.to_owned(),
+            source,
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+        // Hashing and writing happen on a blocking thread; the network side only
+        // moves buffers.
+        let writer = tokio::task::spawn_blocking(move || write_hashed(file, rx));
+        let mut received = 0u64;
+        let mut stream = resp.bytes_stream();
+        let mut failure = None;
+        while let Some(chunk) = stream.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(source) => {
+                    failure = Some(UpstreamError::Request {
+                        url: expect.url.to_owned(),
+                        source,
+                    });
+                    break;
+                }
+            };
+            received += chunk.len() as u64;
+            self.metrics.upstream_bytes.inc_by(chunk.len() as u64);
+            if received > expect.limit {
+                failure = Some(UpstreamError::TooLarge {
+                    url: expect.url.to_owned(),
+                    limit: expect.limit,
+                });
+                break;
+            }
+            if tx.send(chunk).await.is_err() {
+                break; // the writer failed; its error is reported below
+            }
+        }
+        drop(tx);
+        let written = writer.await.map_err(|e| store_err(io::Error::other(e)))?;
+        if let Some(failure) = failure {
+            return Err(failure);
+        }
+        let digest = written.map_err(store_err)?;
+        if digest.sha256 != expect.hex || expect.size.is_some_and(|n| n != digest.size) {
+            return Err(UpstreamError::Integrity {
+                url: expect.url.to_owned(),
+                expected: expect.hex.to_owned(),
+                actual: digest.sha256,
+                expected_size: expect.size.unwrap_or(digest.size),
+                actual_size: digest.size,
+            });
+        }
+        std::fs::set_permissions(temp, Permissions::from_mode(0o444)).map_err(store_err)?;
+        // Commit point: verified content becomes visible under its address.
+        fsutil::persist(temp, &self.store.blob_path(expect.hex)).map_err(store_err)?;
+        tracing::info!(
+            url = expect.url,
+            bytes = digest.size,
+            "blob verified and stored"
+        );
+        Ok(())
+    }
+}
+
+/// What a blob download must turn out to be.
+struct Expect<'a> {
+    url: &'a str,
+    hex: &'a str,
+    limit: u64,
+    size: Option<u64>,
+}
+
+/// Writes what arrives on `rx` to `file`, hashing it, then fsyncs.
+fn write_hashed(
+    file: File,
+    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+) -> io::Result<ContentDigest> {
+    let mut writer = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+    while let Some(chunk) = rx.blocking_recv() {
+        writer.write_all(&chunk)?;
+    }
+    let (buffered, digest) = writer.finish();
+    let file = buffered
+        .into_inner()
+        .map_err(io::IntoInnerError::into_error)?;
+    file.sync_all()?;
+    Ok(digest)
+}
+
+/// Checks a manifest from upstream and stores it unless a manifest for the
+/// same version is already stored (published versions are immutable).
+fn store_manifest(
+    store: &Store,
+    trust: &TrustStore,
+    tool_id: &str,
+    sel: &VersionSel,
+    url: &str,
+    bytes: &[u8],
+) -> Result<String, UpstreamError> {
+    let (manifest, _) =
+        store::check_manifest(bytes, trust).map_err(|source| UpstreamError::Manifest {
+            url: url.to_owned(),
+            source: Box::new(source),
+        })?;
+    let version = manifest.version().expect("rules checked");
+    let wrong =
+        manifest.tool_id != tool_id || matches!(sel, VersionSel::Exact(want) if *want != version);
+    if wrong {
+        return Err(UpstreamError::WrongManifest {
+            url: url.to_owned(),
+            found: format!("{} {}", manifest.tool_id, manifest.tool_version),
+        });
+    }
+    let store_err = |source| UpstreamError::Store {
+        path: store.root().join("tools").join(tool_id),
+        source,
+    };
+    let existing = store
+        .versions(tool_id)
+        .map_err(store_err)?
+        .into_iter()
+        .find(|(v, _)| *v == version);
+    if let Some((_, folder)) = existing {
+        if store
+            .read_manifest(tool_id, &folder)
+            .map_err(store_err)?
+            .as_deref()
+            != Some(bytes)
+        {
+            tracing::warn!(%url, tool_id, version = %folder, "upstream serves a different manifest for a stored version; keeping the stored one");
+        }
+        return Ok(folder);
+    }
+    store
+        .put_manifest(tool_id, &manifest.tool_version, bytes)
+        .map_err(store_err)?;
+    Ok(manifest.tool_version)
+}
+
+fn panicked(what: &str) -> UpstreamError {
+    UpstreamError::Store {
+        path: PathBuf::from(what),
+        source: io::Error::other("the fetch task panicked"),
+    }
+}
