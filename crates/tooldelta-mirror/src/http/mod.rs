@@ -22,6 +22,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tooldelta_core::signing::TrustStore;
 
+use crate::app::is_platform_name;
 use crate::metrics::{Metrics, RouteLabels, StatusLabels};
 use crate::store::{Store, StoreError};
 use crate::upstream::{Upstream, UpstreamConfig};
@@ -315,6 +316,11 @@ async fn app_feed(
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    if !is_platform_name(&target) || !is_platform_name(&arch) {
+        return Err(ApiError::not_found(format!(
+            "no app platform {target:?}/{arch:?}"
+        )));
+    }
     let current = tooldelta_core::manifest::parse_version(&current)
         .map_err(|e| ApiError::bad_request(format!("current_version: {e}")))?;
     let store = state.store.clone();
