@@ -300,3 +300,30 @@ async fn faults_combine_cut_and_throttle() {
     assert!(err.is_some());
     assert_bytes(&got, &f.data[..150_000]);
 }
+
+#[tokio::test]
+async fn body_faults_leave_head_and_error_answers_alone() {
+    let f = Fixture::new();
+    f.server.faults().set(Fault::ExtraBytes(10));
+    f.server.faults().add(Fault::CorruptByte(0));
+    let head = f.client.head(f.url()).send().await.unwrap();
+    assert_eq!(
+        header(&head, "content-length"),
+        Some((SIZE + 10).to_string())
+    );
+    assert!(head.bytes().await.unwrap().is_empty());
+    let missing = f
+        .client
+        .get(format!("{}/missing", f.server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.text().await.unwrap(), "not found\n");
+    for rec in f.server.log().records() {
+        assert!(rec.method == "HEAD" || rec.status == 404, "{rec:?}");
+        if rec.method == "HEAD" {
+            assert_eq!(rec.bytes_sent, 0, "{rec:?}");
+        }
+    }
+}

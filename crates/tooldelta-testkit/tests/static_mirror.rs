@@ -78,6 +78,8 @@ async fn catalog_and_tool_index_list_versions_oldest_first_with_latest() {
     let other = json!({"tool_id": "other", "versions": ["0.1.0"], "latest": "0.1.0"});
     assert_eq!(get_json(&p, "/api/v1/tools").await, json!([demo, other]));
     assert_eq!(get_json(&p, "/api/v1/tools/demo").await, demo);
+    let health = get(&p, "/healthz").await;
+    assert_eq!(health.status(), 200);
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
 use super::body::shape;
-use super::faults::{Active, Faults, RangeMutation};
+use super::faults::{Active, BodyPlan, Faults, RangeMutation};
 use super::log::{Entry, NewEntry, RequestLog};
 use super::origin::{Backend, OriginRequest, OriginResponse};
 use super::range::none_match;
@@ -35,7 +35,8 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         tokio::time::sleep(delay).await;
     }
     let resp = answer(&shared, &mut oreq, &active).await;
-    finish(resp, active, entry)
+    let is_head = oreq.method == axum::http::Method::HEAD;
+    finish(resp, active, is_head, entry)
 }
 
 fn origin_request(req: &Request) -> OriginRequest {
@@ -110,12 +111,18 @@ fn not_satisfiable(size: Option<u64>) -> OriginResponse {
 }
 
 /// Applies header and body faults and builds the response.
-fn finish(mut resp: OriginResponse, active: Active, entry: Arc<Entry>) -> Response {
+fn finish(mut resp: OriginResponse, active: Active, is_head: bool, entry: Arc<Entry>) -> Response {
     let partial = resp.status == StatusCode::PARTIAL_CONTENT;
     if partial && let Some(m) = active.content_range {
         mutate_content_range(&mut resp.headers, m);
     }
-    let plan = active.body;
+    // Body faults bend file bodies only: not errors, 304s or 416s.
+    let serves_file = partial || resp.status == StatusCode::OK;
+    let plan = if serves_file {
+        active.body
+    } else {
+        BodyPlan::default()
+    };
     if plan.endless {
         resp.headers.remove(header::CONTENT_LENGTH);
     } else if plan.extra > 0
@@ -126,6 +133,8 @@ fn finish(mut resp: OriginResponse, active: Active, entry: Arc<Entry>) -> Respon
             .insert(header::CONTENT_LENGTH, HeaderValue::from(len + plan.extra));
     }
     entry.set_status(resp.status.as_u16());
+    // HEAD keeps the bent headers but has no body to bend.
+    let plan = if is_head { BodyPlan::default() } else { plan };
     let body = shape(resp.body, resp.body_offset, plan, entry);
     let mut out = Response::new(Body::from_stream(body));
     *out.status_mut() = resp.status;
