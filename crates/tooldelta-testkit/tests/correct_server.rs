@@ -122,7 +122,13 @@ async fn folders_answer_with_their_index_and_missing_paths_404() {
 fn paths_that_escape_the_root_are_not_found() {
     let f = Fixture::new();
     // A secret beside the served folder.
-    let secret = f.dir.path().parent().unwrap().join("secret-beside-root");
+    let served = f.dir.path().file_name().unwrap().to_str().unwrap();
+    let secret = f
+        .dir
+        .path()
+        .parent()
+        .unwrap()
+        .join(format!("{served}-secret"));
     std::fs::write(&secret, "secret").unwrap();
     let name = secret.file_name().unwrap().to_str().unwrap();
     for path in [
