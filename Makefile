@@ -29,15 +29,15 @@ deps: ## install system packages, npm packages and cargo tools that are missing
 	@$(if $(strip $(DEPS_TARGETS)),$(MAKE) --no-print-directory $(DEPS_TARGETS),true)
 
 build: deps ## build every binary (debug)
-	$(CARGO) build --workspace --bins
+	$(CARGO) build --bins
 
 test: deps ## the whole suite: Rust unit + end-to-end tests, then every registered area
 	$(MAKE) --no-print-directory test-rust
 	@$(if $(strip $(TEST_TARGETS)),$(MAKE) --no-print-directory $(TEST_TARGETS),true)
 
-test-rust: ## Rust tests of the workspace (the app crate is built and tested by its own target)
-	$(CARGO) build --workspace --bins
-	$(CARGO) test --workspace --no-fail-fast
+test-rust: ## Rust tests of the default members (the app crate is built and tested by mk/app.mk)
+	$(CARGO) build --bins
+	$(CARGO) test --no-fail-fast
 
 demo: deps ## publish the fixtures to a local mirror, install and update a demo tool, print the report
 	scripts/demo.sh
