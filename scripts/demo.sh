@@ -20,7 +20,7 @@ trust=$keys/test-only.public.pem
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
-cargo build --workspace --bins --quiet
+[ -n "${DEMO_NO_BUILD:-}" ] || cargo build --bins --quiet
 rm -rf "$work" && mkdir -p "$work/trees" "$work/manifests"
 
 say "publish demo-tool 1.0.0, 1.1.0, 2.0.0 (with a ${MODEL_MIB} MiB model shared by all three)"
@@ -59,8 +59,8 @@ say "verify what is installed"
 "$bin/tooldelta" status
 
 if [ -n "${DISPLAY:-}" ] && [ -z "${CI:-}" ]; then
-  say "open the desktop app (close its window to finish)"
-  "$bin/tooldelta-app" 2>&1 || echo "the app could not start; see the message above" >&2
+  say "open the desktop app on the same mirror and root (close its window to finish)"
+  make --no-print-directory demo-app || echo "the app could not start; see the message above" >&2
 else
   say "no display: skipping the desktop app (set DISPLAY to open it)"
 fi
