@@ -1,12 +1,45 @@
 # make bench: whole-process ratios against the reference tools (bench/*.py),
-# and Criterion benchmarks for in-process parts.
+# Criterion benchmarks for in-process parts, the scaling curves and their plot.
+# Each step writes target/bench/<step>.{md,json}; bench-report gathers them into
+# target/bench/report.md (`make bench-docs` also updates docs/performance.md).
+#
+# Sizes and repeats come from the environment (docs/performance.md):
+#   BENCH_QUICK=1 make bench        a few minutes, small files
+#   BENCH_RUNS, BENCH_HASH_MB, BENCH_MODEL_MB, BENCH_SCALE_MB=10,100,1024,4096, …
 
-BENCH_TARGETS += bench-build bench-hashing
+BENCH_TARGETS += bench-build bench-hashing bench-serving bench-update bench-criterion bench-scaling bench-report
 
-.PHONY: bench-build bench-hashing
+BENCH_PY := cd bench && python3
 
-bench-build:
-	$(CARGO) build --release --workspace --bins
+.PHONY: bench-build bench-hashing bench-serving bench-update bench-criterion bench-scaling \
+        bench-plot-deps bench-report bench-docs
 
-bench-hashing: bench-build
-	cd bench && python3 hashing.py
+bench-build: ## release binaries the benchmarks run (not the desktop app)
+	$(CARGO) build --release -p tooldelta-cli -p tooldelta-mirror -p tooldelta-testkit
+
+bench-hashing: bench-build ## publish vs openssl dgst; many files on 2 cores vs 1
+	$(BENCH_PY) hashing.py
+
+bench-serving: bench-build ## our mirror vs nginx: 1 GiB to curl, 64 ranged wrk clients
+	$(BENCH_PY) serving.py
+
+bench-update: bench-build ## install vs curl+sync, small delta vs cp -a, verify, RSS, resume
+	$(BENCH_PY) update.py
+
+bench-criterion: ## Criterion: hashing, canonical JSON, diff of a 100 000-file manifest
+	$(CARGO) bench -p tooldelta-core --bench core
+
+bench-scaling: bench-build bench-plot-deps ## time vs model size (10 MiB → 4 GiB) and the plot
+	$(BENCH_PY) scaling.py
+	$(BENCH_PY) plot.py
+
+# matplotlib from PyPI draws the PNG; without it plot.py still writes an SVG.
+bench-plot-deps:
+	@python3 -c 'import matplotlib' 2>/dev/null || python3 -m pip install --quiet matplotlib \
+	  || echo "bench: matplotlib not installable; the plot is written as SVG only" >&2
+
+bench-report: ## gather every table into target/bench/report.md
+	$(BENCH_PY) report.py
+
+bench-docs: ## after `make bench`: copy the report and the plot into docs/
+	$(BENCH_PY) report.py --docs

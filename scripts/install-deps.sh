@@ -12,6 +12,8 @@ packages=(
   xvfb xauth webkit2gtk-driver
   # reference tools for tests and benchmarks
   openssl curl nginx-light wrk
+  # benchmarks (make bench): scripts, peak RSS of a child
+  python3 time
 )
 
 missing=()
