@@ -11,6 +11,21 @@ use bytesize::ByteSize;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tooldelta_core::events::{Event, Phase, Reporter, Versioned};
 
+/// Writes one line to stderr in one system call (stderr is unbuffered, and
+/// `eprintln!` writes each formatted piece separately).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say_line(&format!($($arg)*))
+    };
+}
+
+fn say_line(text: &str) {
+    let mut line = String::with_capacity(text.len() + 1);
+    line.push_str(text);
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -74,7 +89,7 @@ impl Renderer {
         if self.mode == Mode::Bars {
             let _ = self.multi.println(text);
         } else {
-            eprintln!("{text}");
+            say!("{text}");
         }
     }
 
@@ -146,33 +161,33 @@ impl Renderer {
                 files_reused,
                 bytes_saved,
                 files_to_remove,
-            } => eprintln!(
+            } => say!(
                 "{tool_id}: {} -> {to_version}: fetch {files_to_fetch} file(s) ({}), reuse {files_reused} ({} saved), remove {files_to_remove}",
                 from_version.as_deref().unwrap_or("(none)"),
                 ByteSize::b(*bytes_to_fetch),
                 ByteSize::b(*bytes_saved),
             ),
-            Event::Phase { tool_id, phase } => eprintln!("{tool_id}: {}", phase_word(*phase)),
+            Event::Phase { tool_id, phase } => say!("{tool_id}: {}", phase_word(*phase)),
             Event::FileStarted {
                 path,
                 size,
                 resume_from,
                 ..
-            } if *resume_from > 0 => eprintln!(
+            } if *resume_from > 0 => say!(
                 "  fetching {path} ({}), resuming at {}",
                 ByteSize::b(*size),
                 ByteSize::b(*resume_from)
             ),
             Event::FileStarted { path, size, .. } => {
-                eprintln!("  fetching {path} ({})", ByteSize::b(*size));
+                say!("  fetching {path} ({})", ByteSize::b(*size));
             }
-            Event::FileVerified { path, .. } => eprintln!("  verified {path}"),
+            Event::FileVerified { path, .. } => say!("  verified {path}"),
             Event::FileFailed {
                 path,
                 error,
                 will_retry,
                 ..
-            } => eprintln!("{}", failed_line(path, &error.message, *will_retry)),
+            } => say!("{}", failed_line(path, &error.message, *will_retry)),
             Event::Progress {
                 bytes_done,
                 bytes_total,
@@ -185,7 +200,7 @@ impl Renderer {
                     || bytes_done == bytes_total
                 {
                     *last = Some(now);
-                    eprintln!(
+                    say!(
                         "  {} / {} ({}/s)",
                         ByteSize::b(*bytes_done),
                         ByteSize::b(*bytes_total),

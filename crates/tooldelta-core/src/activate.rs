@@ -15,6 +15,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use rayon::prelude::*;
+
 use crate::fsutil::{
     create_dir_all_no_symlinks, failpoint, fsync_dir, remove_file_if_exists, remove_tree_if_exists,
     set_readonly,
@@ -108,10 +110,11 @@ pub fn stage_release(
         }
         linker.link_object(&store.object_path(&file.sha256), &dst)?;
     }
-    for dir in dirs.iter().rev() {
-        fsync_dir(dir)?;
-    }
-    fsync_dir(&tool_dir.join("staging"))?;
+    // The folders' entries must be durable before the commit point; their
+    // fsyncs are independent, so they run in parallel (the file system
+    // commits them together). `staging/` itself needs none: the staged folder
+    // is renamed out of it and `releases/` is fsynced after that rename.
+    dirs.par_iter().try_for_each(|dir| fsync_dir(dir))?;
     Ok(stage)
 }
 

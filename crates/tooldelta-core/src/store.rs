@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 use crate::fsutil::{failpoint, fsync_dir, remove_file_if_exists, set_readonly};
 use crate::layout::Layout;
-use crate::manifest::Manifest;
 
 /// The object store of one root.
 #[derive(Debug, Clone)]
@@ -157,12 +156,24 @@ pub fn referenced_objects(layout: &Layout) -> io::Result<BTreeSet<String>> {
     Ok(keep)
 }
 
+/// Just the digests of a stored manifest (it was verified when stored; GC
+/// needs no hash or signature check, and skipping them keeps cleanup cheap).
+#[derive(serde::Deserialize)]
+struct Digests {
+    files: Vec<Digest>,
+}
+
+#[derive(serde::Deserialize)]
+struct Digest {
+    sha256: String,
+}
+
 fn add_manifest_objects(path: &Path, keep: &mut BTreeSet<String>) -> io::Result<()> {
     let bytes = fs::read(path)?;
     // A manifest that no longer parses keeps nothing alive; it was verified
     // when stored, so this only happens after local damage.
-    if let Ok(parsed) = Manifest::parse(&bytes) {
-        keep.extend(parsed.manifest.files.into_iter().map(|f| f.sha256));
+    if let Ok(m) = serde_json::from_slice::<Digests>(&bytes) {
+        keep.extend(m.files.into_iter().map(|f| f.sha256));
     }
     Ok(())
 }

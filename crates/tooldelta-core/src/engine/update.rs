@@ -192,15 +192,16 @@ impl<'a> Update<'a> {
         // shared so another tool's garbage collection waits.
         let gc_guard = self.gc_guard().await?;
         self.phase(Phase::Fetch);
-        let totals = self
-            .fetch_all(&plan, &verified.manifest().tool_version, Some(&fetched))
-            .await?;
+        // The manifest is stored while the content streams: its two fsyncs
+        // leave the critical path of a small update.
+        let (stored, totals) = tokio::join!(
+            self.store_manifest(&verified, &version),
+            self.fetch_all(&plan, &verified.manifest().tool_version, Some(&fetched)),
+        );
+        let totals = totals?;
+        stored?;
 
         self.phase(Phase::Stage);
-        let manifest_path = self.engine.layout.manifest_path(self.tool_id, &version);
-        let manifests_dir = self.engine.layout.manifests_dir(self.tool_id);
-        std::fs::create_dir_all(&manifests_dir).map_err(self.io("create", &manifests_dir))?;
-        write_atomic(&manifest_path, verified.bytes()).map_err(self.io("write", &manifest_path))?;
         self.stage_and_activate(&verified, &version).await?;
         drop(gc_guard);
 
@@ -231,6 +232,25 @@ impl<'a> Update<'a> {
             signature: signature(&verified),
             duration_ms: self.elapsed_ms(),
         })
+    }
+
+    /// Writes the verified manifest bytes to `manifests/<version>.json` (atomic).
+    async fn store_manifest(
+        &self,
+        verified: &VerifiedManifest,
+        version: &str,
+    ) -> Result<(), UpdateError> {
+        let path = self.engine.layout.manifest_path(self.tool_id, version);
+        let bytes = verified.bytes().to_vec();
+        let target = path.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(target.parent().expect("manifests/ is a folder"))?;
+            write_atomic(&target, &bytes)
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))
+        .and_then(|r| r);
+        written.map_err(self.io("write", &path))
     }
 
     fn elapsed_ms(&self) -> u64 {
@@ -436,11 +456,15 @@ impl<'a> Update<'a> {
         state.save(&path).map_err(self.io("write", &path))
     }
 
-    /// Prunes old releases and unreferenced objects. Past the commit point a
-    /// failure here is logged, never reported as a failed update.
+    /// Prunes old releases, then collects the objects only they referenced.
+    /// Past the commit point a failure here is logged, never reported as a
+    /// failed update.
     async fn cleanup(&self, state: &crate::state::ToolState, active: &str) {
-        if let Err(e) = super::history::prune(self.engine, self.tool_id, state, active) {
-            tracing::warn!("{}: pruning old releases failed: {e}", self.tool_id);
+        match super::history::prune(self.engine, self.tool_id, state, active) {
+            // Nothing pruned: no object lost its last reference in this run.
+            Ok(pruned) if pruned.is_empty() => return,
+            Ok(_) => {}
+            Err(e) => tracing::warn!("{}: pruning old releases failed: {e}", self.tool_id),
         }
         let layout = self.engine.layout.clone();
         let store = self.store.clone();

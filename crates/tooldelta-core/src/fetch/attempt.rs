@@ -182,7 +182,14 @@ impl<'a> ObjectRun<'a> {
     }
 
     async fn send(&self, url: &str, offset: u64) -> Result<reqwest::Response, FetchError> {
-        let mut req = self.fetcher.client.get(url);
+        let client = self
+            .fetcher
+            .client_for(url)
+            .map_err(|cause| FetchError::Connect {
+                url: url.to_owned(),
+                cause,
+            })?;
+        let mut req = client.get(url);
         if offset > 0 {
             req = req.header(RANGE, format!("bytes={offset}-"));
             if let Some(etag) = self.stored_etag() {

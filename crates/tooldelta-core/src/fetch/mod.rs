@@ -12,6 +12,7 @@ mod attempt;
 pub mod resume;
 pub mod sink;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -41,7 +42,12 @@ const MAX_PROGRESSING_ATTEMPTS: u32 = 10_000;
 /// The HTTP side of the engine.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
+    /// For `http://` URLs: built without loading the system's root
+    /// certificates, which costs tens of milliseconds per process.
+    plain: reqwest::Client,
+    /// For `https://` URLs, built on first use.
+    secure: Arc<OnceLock<Result<reqwest::Client, String>>>,
+    connect_timeout: Duration,
     mirrors: Vec<Url>,
     stall_timeout: Duration,
     retries: u32,
@@ -82,9 +88,8 @@ impl Fetcher {
         // reqwest is built without a default TLS provider (no aws-lc-rs here);
         // an error only means a provider is already installed.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .user_agent(concat!("tooldelta/", env!("CARGO_PKG_VERSION")))
+        let plain = client_builder(config.connect_timeout)
+            .tls_certs_only([])
             .build()
             .map_err(|e| UpdateError::Setup {
                 cause: format!("HTTP client: {e}"),
@@ -96,11 +101,28 @@ impl Fetcher {
             .map(parse_mirror)
             .collect::<Result<_, _>>()?;
         Ok(Self {
-            client,
+            plain,
+            secure: Arc::default(),
+            connect_timeout: config.connect_timeout,
             mirrors,
             stall_timeout: config.stall_timeout,
             retries: config.retries,
         })
+    }
+
+    /// The client for a URL: the system's trust roots only for `https`.
+    pub(crate) fn client_for(&self, url: &str) -> Result<&reqwest::Client, String> {
+        if !url.starts_with("https:") {
+            return Ok(&self.plain);
+        }
+        self.secure
+            .get_or_init(|| {
+                client_builder(self.connect_timeout)
+                    .build()
+                    .map_err(|e| format!("HTTPS client: {e}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// Whether any mirror is configured.
@@ -156,7 +178,8 @@ impl Fetcher {
 
     /// GET with the manifest cap; `Err((cause, transient))`.
     async fn get_capped(&self, url: &Url) -> Result<Vec<u8>, (String, bool)> {
-        let send = self.client.get(url.clone()).send();
+        let client = self.client_for(url.as_str()).map_err(|e| (e, false))?;
+        let send = client.get(url.clone()).send();
         let mut resp = match tokio::time::timeout(self.stall_timeout, send).await {
             Err(_) => return Err(("no answer".into(), true)),
             Ok(Err(e)) => return Err((e.to_string(), true)),
@@ -386,6 +409,12 @@ fn clone_error(err: &FetchError) -> FetchError {
         },
         FetchError::Cancelled => FetchError::Cancelled,
     }
+}
+
+fn client_builder(connect_timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .user_agent(concat!("tooldelta/", env!("CARGO_PKG_VERSION")))
 }
 
 fn enc(segment: &str) -> String {
