@@ -92,11 +92,9 @@ async fn a_missing_key_file_is_a_clear_error() {
     assert!(err.to_string().contains("missing.pem"), "{err}");
 }
 
-#[tokio::test]
-async fn the_app_feed_offers_the_highest_newer_release_or_204() {
-    let demo = Demo::new();
-    let work = tempfile::tempdir().unwrap();
-    let artifact = work.path().join("tooldelta-app_1.0.0_amd64.AppImage");
+/// Release 1.0.0 for linux/x86_64 with its artifact stored as a blob.
+fn import_first_release(demo: &Demo, work: &std::path::Path) {
+    let artifact = work.join("tooldelta-app_1.0.0_amd64.AppImage");
     std::fs::write(&artifact, b"pretend AppImage").unwrap();
     demo.store
         .import_app(&AppReleaseInput {
@@ -110,6 +108,13 @@ async fn the_app_feed_offers_the_highest_newer_release_or_204() {
             artifact: Some(artifact),
         })
         .unwrap();
+}
+
+#[tokio::test]
+async fn the_app_feed_offers_the_highest_newer_release_or_204() {
+    let demo = Demo::new();
+    let work = tempfile::tempdir().unwrap();
+    import_first_release(&demo, work.path());
     let mirror = RunningMirror::start(ServeOptions::new(demo.root()))
         .await
         .unwrap();
