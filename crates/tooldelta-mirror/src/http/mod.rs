@@ -4,6 +4,7 @@
 mod body;
 mod conditional;
 mod manifests;
+mod open_cache;
 mod respond;
 mod routes;
 
@@ -120,6 +121,8 @@ pub(crate) struct AppState {
     metrics: Arc<Metrics>,
     upstream: Option<Arc<Upstream>>,
     manifests: Arc<ManifestCache>,
+    /// Blobs opened in the last seconds (their content never changes).
+    open_blobs: open_cache::OpenBlobs,
     public_url: Option<String>,
     scheme: &'static str,
 }
@@ -161,6 +164,7 @@ fn build_state(options: &ServeOptions) -> Result<AppState, ServeError> {
         metrics,
         upstream,
         manifests: Arc::default(),
+        open_blobs: open_cache::OpenBlobs::default(),
         public_url: options.public_url.clone(),
         scheme: if options.tls.is_some() {
             "https"

@@ -2,6 +2,7 @@
 //! requests, JSON documents, and errors.
 
 use std::fs::File;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -20,7 +21,8 @@ pub(crate) const REVALIDATE: &str = "no-cache";
 
 /// A stored file ready to be answered with.
 pub(crate) struct Content {
-    pub file: File,
+    /// Shared with the open-blob cache ([`super::open_cache`]).
+    pub file: Arc<File>,
     pub size: u64,
     /// Lowercase hex SHA-256 of the content.
     pub sha256: String,

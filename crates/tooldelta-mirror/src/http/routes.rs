@@ -155,14 +155,12 @@ pub(crate) async fn blob(
     serve_blob(&state, &hex, None, &method, &headers, IMMUTABLE).await
 }
 
-async fn serve_blob(
+/// Opens a stored blob, pulling it from upstream first when it is missing.
+async fn open_blob(
     state: &AppState,
     hex: &str,
     expected_size: Option<u64>,
-    method: &Method,
-    headers: &HeaderMap,
-    cache_control: &'static str,
-) -> Handled {
+) -> Result<(std::fs::File, u64), ApiError> {
     let open = |store: Store, hex: String| blocking(move || store.open_blob(&hex));
     let mut opened = open(state.store.clone(), hex.to_owned()).await?;
     if opened.is_some() {
@@ -177,8 +175,26 @@ async fn serve_blob(
             .map_err(|e| upstream_error(&e))?;
         opened = open(state.store.clone(), hex.to_owned()).await?;
     }
-    let (file, size) =
-        opened.ok_or_else(|| ApiError::internal(format!("blob {hex} vanished from the store")))?;
+    opened.ok_or_else(|| ApiError::internal(format!("blob {hex} vanished from the store")))
+}
+
+async fn serve_blob(
+    state: &AppState,
+    hex: &str,
+    expected_size: Option<u64>,
+    method: &Method,
+    headers: &HeaderMap,
+    cache_control: &'static str,
+) -> Handled {
+    let (file, size) = if let Some(hit) = state.open_blobs.get(hex) {
+        state.metrics.cache_hits.inc();
+        hit
+    } else {
+        let (file, size) = open_blob(state, hex, expected_size).await?;
+        let file = Arc::new(file);
+        state.open_blobs.put(hex, &file, size);
+        (file, size)
+    };
     let content = Content {
         file,
         size,
