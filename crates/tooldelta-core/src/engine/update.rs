@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use futures_util::stream::{self, StreamExt, TryStreamExt};
+use futures_util::stream::{self, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use super::remote::{self, Installed};
@@ -337,30 +337,58 @@ impl<'a> Update<'a> {
             .collect();
         let progress = Progress::new(self.tool_id, plan.bytes_to_fetch());
         let cancel = self.cancel.child_token();
-        let totals = stream::iter(&jobs)
-            .map(|job| async {
-                let done = fetcher
-                    .fetch_object(&self.store, job, &progress, self.reporter, &cancel)
-                    .await
-                    .map_err(|source| self.fetch_error(job, source))?;
-                for file in plan.fetch.iter().filter(|f| f.sha256 == job.file.sha256) {
-                    self.reporter.report(&Event::FileVerified {
-                        tool_id: self.tool_id.to_owned(),
-                        path: file.path.clone(),
-                    });
+        // Futures are made up front (not in a `map` closure over the stream):
+        // a closure there makes the whole update future `!Send` (rustc's
+        // higher-ranked lifetime limitation), and apps spawn it.
+        let pending: Vec<_> = jobs
+            .iter()
+            .map(|job| self.fetch_job(job, plan, &progress, &cancel))
+            .collect();
+        let mut running =
+            stream::iter(pending).buffer_unordered(self.engine.config.concurrency.max(1));
+        let mut sum = FetchTotals::default();
+        let mut failure = None;
+        while let Some(done) = running.next().await {
+            match done {
+                Ok(f) => {
+                    sum.downloaded += f.downloaded;
+                    sum.resumed += f.resumed;
                 }
-                Ok::<_, UpdateError>(done)
-            })
-            .buffer_unordered(self.engine.config.concurrency.max(1))
-            .try_fold(FetchTotals::default(), |mut t, f| async move {
-                t.downloaded += f.downloaded;
-                t.resumed += f.resumed;
-                Ok(t)
-            })
-            .await;
+                // The first failure stops the others (dropped below).
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        drop(running);
+        let totals = failure.map_or(Ok(sum), Err);
         cancel.cancel();
         progress.emit(self.reporter);
         totals
+    }
+
+    /// One object, then `file_verified` for every path that lists it.
+    async fn fetch_job(
+        &self,
+        job: &ObjectJob<'_>,
+        plan: &Plan,
+        progress: &Progress,
+        cancel: &CancellationToken,
+    ) -> Result<crate::fetch::Fetched, UpdateError> {
+        let done = self
+            .engine
+            .fetcher
+            .fetch_object(&self.store, job, progress, self.reporter, cancel)
+            .await
+            .map_err(|source| self.fetch_error(job, source))?;
+        for file in plan.fetch.iter().filter(|f| f.sha256 == job.file.sha256) {
+            self.reporter.report(&Event::FileVerified {
+                tool_id: self.tool_id.to_owned(),
+                path: file.path.clone(),
+            });
+        }
+        Ok(done)
     }
 
     fn fetch_error(&self, job: &ObjectJob<'_>, source: FetchError) -> UpdateError {
@@ -476,5 +504,47 @@ impl<'a> Update<'a> {
             Ok(Err(e)) => tracing::warn!("{}: garbage collection failed: {e}", self.tool_id),
             Err(e) => tracing::warn!("{}: garbage collection failed: {e}", self.tool_id),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{EngineConfig, RollbackReport};
+    use super::*;
+    use crate::events::NullReporter;
+
+    fn is_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn engine_futures_are_send_so_an_app_can_spawn_them() {
+        let engine = Engine::new(EngineConfig::new("/nonexistent")).unwrap();
+        let cancel = CancellationToken::new();
+        let opts = UpdateOptions::default();
+        is_send(&engine.update("t", &opts, &NullReporter, &cancel));
+        is_send(&engine.check("t", &opts));
+        is_send(&engine.repair("t", &NullReporter, &cancel));
+        is_send(&engine.verify("t", &NullReporter));
+        is_send(&engine.status());
+        let rollback = engine.rollback("t");
+        is_send(&rollback);
+        let _: Option<RollbackReport> = None;
+    }
+
+    #[tokio::test]
+    async fn an_update_without_a_mirror_fails_with_a_usage_error_naming_the_tool() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::new(EngineConfig::new(dir.path())).unwrap();
+        let err = engine
+            .update(
+                "t",
+                &UpdateOptions::default(),
+                &NullReporter,
+                &CancellationToken::new(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), "usage");
+        assert!(err.to_string().starts_with("t: no mirror"), "{err}");
+        assert!(!dir.path().join("tools/t/current").exists());
     }
 }
