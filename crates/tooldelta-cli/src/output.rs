@@ -6,6 +6,8 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
+use crate::engine::EngineFailure;
+
 /// Prints `value` as the single JSON object of a `--json` run.
 pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
     let mut out = std::io::stdout().lock();
@@ -15,12 +17,18 @@ pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
 }
 
 /// Prints an error as one line on stderr (the whole cause chain), and as
-/// `{"error": {...}}` on stdout under `--json`.
+/// `{"error": {message, kind, retryable}}` on stdout under `--json`; `kind`
+/// and `retryable` come from the engine when it raised the error.
 pub fn print_error(err: &anyhow::Error, json: bool) {
     let message = format!("{err:#}");
     eprintln!("tooldelta: error: {message}");
     if json {
-        let _ = print_json(&serde_json::json!({ "error": { "message": message } }));
+        let info = err.downcast_ref::<EngineFailure>().map(|f| &f.0);
+        let _ = print_json(&serde_json::json!({ "error": {
+            "message": message,
+            "kind": info.map_or("input", |i| i.kind.as_str()),
+            "retryable": info.is_some_and(|i| i.retryable),
+        } }));
     }
 }
 
@@ -30,9 +38,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
