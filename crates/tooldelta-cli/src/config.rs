@@ -15,10 +15,20 @@ pub struct TargetArgs {
     #[arg(long, env = "TOOLDELTA_ROOT", value_name = "DIR")]
     pub root: Option<PathBuf>,
     /// Mirror base URL; repeat (or separate with commas) to add fallbacks, tried in order.
-    #[arg(long = "mirror", env = "TOOLDELTA_MIRROR", value_name = "URL", value_delimiter = ',')]
+    #[arg(
+        long = "mirror",
+        env = "TOOLDELTA_MIRROR",
+        value_name = "URL",
+        value_delimiter = ','
+    )]
     pub mirrors: Vec<String>,
     /// Trusted public key (SPKI PEM); repeat (or separate with commas) to trust several.
-    #[arg(long = "trust", env = "TOOLDELTA_TRUST", value_name = "PUB.pem", value_delimiter = ',')]
+    #[arg(
+        long = "trust",
+        env = "TOOLDELTA_TRUST",
+        value_name = "PUB.pem",
+        value_delimiter = ','
+    )]
     pub trust: Vec<PathBuf>,
     /// Previous releases kept for `rollback`.
     #[arg(long, value_name = "N")]
@@ -45,23 +55,26 @@ impl TargetArgs {
             Some(path) => Settings::load(path)?,
             None => Settings::default(),
         };
-        Ok(Resolved { settings: flags.or(file) })
+        Ok(Resolved {
+            settings: flags.or(file),
+        })
     }
 }
 
 impl Resolved {
     /// The install root, required by every workstation command.
     pub fn root(&self) -> Result<PathBuf> {
-        self.settings
-            .root
-            .clone()
-            .context("no install root: pass --root DIR, set TOOLDELTA_ROOT, or set `root` in --config")
+        self.settings.root.clone().context(
+            "no install root: pass --root DIR, set TOOLDELTA_ROOT, or set `root` in --config",
+        )
     }
 
     /// The mirrors, at least one.
     pub fn mirrors(&self) -> Result<Vec<String>> {
         if self.settings.mirrors.is_empty() {
-            bail!("no mirror: pass --mirror URL, set TOOLDELTA_MIRROR, or set `mirrors` in --config");
+            bail!(
+                "no mirror: pass --mirror URL, set TOOLDELTA_MIRROR, or set `mirrors` in --config"
+            );
         }
         Ok(self.settings.mirrors.clone())
     }
@@ -69,7 +82,9 @@ impl Resolved {
     /// The trusted keys, at least one: tooldelta never installs unsigned data.
     pub fn trust(&self) -> Result<TrustStore> {
         if self.settings.trust.is_empty() {
-            bail!("no trusted key: pass --trust PUB.pem, set TOOLDELTA_TRUST, or set `trust` in --config");
+            bail!(
+                "no trusted key: pass --trust PUB.pem, set TOOLDELTA_TRUST, or set `trust` in --config"
+            );
         }
         Ok(TrustStore::from_pem_files(&self.settings.trust)?)
     }

@@ -41,7 +41,8 @@ struct InspectReport<'a> {
 
 pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
     let bytes = read_bounded(&args.manifest)?;
-    let parsed = Manifest::parse(&bytes).with_context(|| format!("cannot read manifest {}", args.manifest.display()))?;
+    let parsed = Manifest::parse(&bytes)
+        .with_context(|| format!("cannot read manifest {}", args.manifest.display()))?;
     let signed = parsed.manifest.signature.is_some();
     let mut warnings = Vec::new();
     if let Err(rule) = check_rules(&parsed, signed, &mut warnings) {
@@ -70,14 +71,22 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
     }
     // A signature that does not hold is a failure; unsigned or unknown-key
     // manifests are reported, not refused: inspect only diagnoses.
-    Ok(if report.signature.status == SignatureStatus::Invalid { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if report.signature.status == SignatureStatus::Invalid {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Every rule of CONTRACT §1. The one exception: the file order of an
 /// *unsigned* manifest is a warning, because the seed's example manifest
 /// predates the order rule and must still be reported on. A signed manifest
 /// gets no such leniency, and nothing unsigned is ever installed.
-fn check_rules(parsed: &ParsedManifest, signed: bool, warnings: &mut Vec<String>) -> Result<(), RuleViolation> {
+fn check_rules(
+    parsed: &ParsedManifest,
+    signed: bool,
+    warnings: &mut Vec<String>,
+) -> Result<(), RuleViolation> {
     let m = &parsed.manifest;
     match m.check_rules() {
         Err(rule @ RuleViolation::Unsorted { .. }) if !signed => {
@@ -99,13 +108,16 @@ fn refuse(args: &Args, ctx: &Context, rule: &RuleViolation) -> Result<ExitCode> 
     let message = format!("manifest {} is refused: {rule}", args.manifest.display());
     eprintln!("tooldelta: error: {message}");
     if ctx.json {
-        output::print_json(&serde_json::json!({ "error": { "rule": rule.name(), "message": message } }))?;
+        output::print_json(
+            &serde_json::json!({ "error": { "rule": rule.name(), "message": message } }),
+        )?;
     }
     Ok(ExitCode::FAILURE)
 }
 
 fn read_bounded(path: &PathBuf) -> Result<Vec<u8>> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open manifest {}", path.display()))?;
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot open manifest {}", path.display()))?;
     let mut bytes = Vec::new();
     file.take(MAX_MANIFEST_BYTES + 1)
         .read_to_end(&mut bytes)
@@ -125,10 +137,21 @@ fn print_human(r: &InspectReport<'_>) {
     let status = serde_json::to_value(r.signature.status).expect("a status serializes");
     eprintln!("tool       {} {}", r.tool_id, r.tool_version);
     eprintln!("files      {} ({} bytes)", r.file_count, r.total_size);
-    eprintln!("hash       {} ({})", r.manifest_hash, if r.manifest_hash_valid { "valid" } else { "DOES NOT MATCH" });
+    eprintln!(
+        "hash       {} ({})",
+        r.manifest_hash,
+        if r.manifest_hash_valid {
+            "valid"
+        } else {
+            "DOES NOT MATCH"
+        }
+    );
     eprintln!("signature  {} (key {key})", status.as_str().unwrap_or("?"));
     if let Some(t) = r.expires_at {
-        eprintln!("expires    {t}{}", if r.expired { " (EXPIRED)" } else { "" });
+        eprintln!(
+            "expires    {t}{}",
+            if r.expired { " (EXPIRED)" } else { "" }
+        );
     }
     for w in &r.warnings {
         eprintln!("warning    {w}");

@@ -27,13 +27,19 @@ pub struct Args {
 pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
     for path in [&args.secret, &args.public] {
         if path.exists() && !args.force {
-            bail!("{} already exists; pass --force to replace it", path.display());
+            bail!(
+                "{} already exists; pass --force to replace it",
+                path.display()
+            );
         }
     }
     let key = generate_key();
     let id = KeyId::of(&key.verifying_key());
     write_secret(&args.secret, secret_key_pem(&key).as_bytes())?;
-    output::write_atomic(&args.public, public_key_pem(&key.verifying_key()).as_bytes())?;
+    output::write_atomic(
+        &args.public,
+        public_key_pem(&key.verifying_key()).as_bytes(),
+    )?;
     if ctx.json {
         output::print_json(&serde_json::json!({
             "public_key_id": id,
@@ -41,7 +47,11 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
             "public": args.public,
         }))?;
     } else {
-        eprintln!("wrote {} (secret) and {} (public)", args.secret.display(), args.public.display());
+        eprintln!(
+            "wrote {} (secret) and {} (public)",
+            args.secret.display(),
+            args.public.display()
+        );
         println!("{id}");
     }
     Ok(ExitCode::SUCCESS)

@@ -67,7 +67,10 @@ pub struct Context {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let ctx = Context { config: cli.config, json: cli.json };
+    let ctx = Context {
+        config: cli.config,
+        json: cli.json,
+    };
     let result = match cli.command {
         Command::Keygen(args) => keygen::run(&args, &ctx),
         Command::Publish(args) => publish::run(&args, &ctx),

@@ -46,9 +46,14 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
     let started = Instant::now();
     let key = read_secret_key(&args.key)?;
     let now = jiff::Timestamp::now();
-    let created_at = args.created_at.as_deref().map(|t| if t == "now" { stamp(now) } else { t.to_owned() });
+    let created_at = args
+        .created_at
+        .as_deref()
+        .map(|t| if t == "now" { stamp(now) } else { t.to_owned() });
     let expires_at = match args.expires_in_days {
-        Some(days) => Some(stamp(now.checked_add(jiff::SignedDuration::from_hours(24 * i64::from(days)))?)),
+        Some(days) => Some(stamp(
+            now.checked_add(jiff::SignedDuration::from_hours(24 * i64::from(days)))?,
+        )),
         None => args.expires_at.clone(),
     };
     let opts = PublishOptions {
@@ -59,7 +64,8 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
         created_at,
         expires_at,
     };
-    let manifest = publish(&opts, &key).with_context(|| format!("cannot publish {} {}", args.tool_id, args.version))?;
+    let manifest = publish(&opts, &key)
+        .with_context(|| format!("cannot publish {} {}", args.tool_id, args.version))?;
     let text = manifest.to_pretty_json();
     let summary = serde_json::json!({
         "tool_id": manifest.tool_id,
@@ -93,5 +99,7 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
 }
 
 fn stamp(t: jiff::Timestamp) -> String {
-    t.round(jiff::Unit::Second).expect("rounding to seconds cannot overflow").to_string()
+    t.round(jiff::Unit::Second)
+        .expect("rounding to seconds cannot overflow")
+        .to_string()
 }
