@@ -9,8 +9,11 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 /// Read size for hashing files: large enough that syscalls do not show, small
-/// enough that many files hashed at once stay within a few MiB.
-pub const HASH_BUF_SIZE: usize = 512 * 1024;
+/// enough that the buffer stays in the core's L2 cache between the kernel's
+/// copy into it and the hasher reading it. Measured on 1 GiB from the page
+/// cache (2-core AMD EPYC, SHA-NI): 64–128 KiB take 0.86 s, 256–512 KiB
+/// 1.35 s, `openssl dgst -sha256` 0.93 s CPU.
+pub const HASH_BUF_SIZE: usize = 64 * 1024;
 
 /// The SHA-256 and size of some content.
 #[derive(Debug, Clone, PartialEq, Eq)]
