@@ -56,6 +56,74 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
+/// Whether `meta` (from `symlink_metadata`) is a regular file with a single
+/// name: what the engine creates itself. A symlink, or a hard link to a file
+/// elsewhere, planted where the engine keeps its own data is not, and must
+/// never be written through.
+pub fn is_own_file(meta: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        meta.is_file() && meta.nlink() == 1
+    }
+    #[cfg(not(unix))]
+    {
+        meta.is_file()
+    }
+}
+
+/// Opens an engine-owned file for reading and writing without ever
+/// following a link planted at `path`: a missing file is created exclusively
+/// (`O_EXCL` refuses any existing name, a dangling symlink included); a name
+/// that is not [`is_own_file`] is removed first; an existing file must still
+/// be the inode that was checked once it is open.
+pub fn open_own_file(path: &Path) -> io::Result<File> {
+    let create = || {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)
+    };
+    let meta = match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return create(),
+        Err(e) => return Err(e),
+        Ok(meta) => meta,
+    };
+    if !is_own_file(&meta) {
+        fs::remove_file(path)?;
+        return create();
+    }
+    let file = OpenOptions::new().read(true).write(true).open(path)?;
+    if !same_inode(&meta, &file.metadata()?) {
+        return Err(io::Error::other(format!(
+            "{} was replaced while being opened",
+            path.display()
+        )));
+    }
+    Ok(file)
+}
+
+fn same_inode(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        a.dev() == b.dev() && a.ino() == b.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        true
+    }
+}
+
+/// Replaces an engine-owned small file (never writing through a link).
+pub fn write_own_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    remove_file_if_exists(path)?;
+    let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
+    file.write_all(bytes)
+}
+
 /// Makes a file read-only (a release file must not be edited in place).
 pub fn set_readonly(path: &Path) -> io::Result<()> {
     let mut perms = fs::symlink_metadata(path)?.permissions();

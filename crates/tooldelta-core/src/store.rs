@@ -55,7 +55,11 @@ impl Store {
 
     /// Bytes of an interrupted download of this content, if any.
     pub fn partial_len(&self, sha256: &str) -> u64 {
-        fs::symlink_metadata(self.layout.partial_path(sha256)).map_or(0, |m| m.len())
+        // Only a partial this engine wrote counts: a planted link is not resume data.
+        fs::symlink_metadata(self.layout.partial_path(sha256))
+            .ok()
+            .filter(crate::fsutil::is_own_file)
+            .map_or(0, |m| m.len())
     }
 
     /// The `.partial` file of this content.

@@ -217,7 +217,12 @@ impl<'a> ObjectRun<'a> {
 
     /// A strong ETag stored beside the partial, for `If-Range`.
     fn stored_etag(&self) -> Option<String> {
-        let text = fs::read_to_string(self.store.etag_path(self.sha())).ok()?;
+        let path = self.store.etag_path(self.sha());
+        // A planted link is no validator (and must not leak what it points to).
+        if !fs::symlink_metadata(&path).is_ok_and(|m| crate::fsutil::is_own_file(&m)) {
+            return None;
+        }
+        let text = fs::read_to_string(path).ok()?;
         let etag = text.trim();
         (etag.starts_with('"') && etag.len() <= 256).then(|| etag.to_owned())
     }
@@ -228,7 +233,7 @@ impl<'a> ObjectRun<'a> {
             // Weak validators cannot guard a byte range (RFC 9110 §13.1.5).
             Some(etag) if etag.starts_with('"') => {
                 if self.stored_etag().as_deref() != Some(etag) {
-                    let _ = fs::write(&path, etag);
+                    let _ = crate::fsutil::write_own_file(&path, etag.as_bytes());
                 }
             }
             _ => {

@@ -294,8 +294,14 @@ impl Fetcher {
                     };
                     let class = err.class();
                     let made_progress = run.on_disk() > before;
+                    // A stall moves on even after progress: a source that
+                    // trickles a few bytes between stalls would otherwise
+                    // hold the update for MAX_PROGRESSING_ATTEMPTS stall
+                    // timeouts (slow-retrieval attack); stalls spend the
+                    // `retries` rounds instead.
                     let again = class == FetchClass::Retry
                         && made_progress
+                        && !matches!(err, FetchError::Stalled { .. })
                         && progressing < MAX_PROGRESSING_ATTEMPTS;
                     report_failure(job, &err, class != FetchClass::Fatal, reporter);
                     match class {

@@ -31,7 +31,9 @@ pub fn decide(offset: u64, status: u16, content_range: Option<&str>, size: u64) 
     match status {
         200 => Resume::FromZero,
         206 => match content_range.and_then(parse_content_range) {
-            Some(r) if r.start == offset && r.total.is_none_or(|t| t == size) => {
+            // The range must also end inside the file the manifest describes
+            // (with a total of `*`, nothing else bounds it).
+            Some(r) if r.start == offset && r.end < size && r.total.is_none_or(|t| t == size) => {
                 Resume::Append { offset }
             }
             _ => Resume::Reissue,
@@ -101,6 +103,11 @@ mod tests {
             decide(100, 206, Some("bytes 100-1999/2000"), 1000),
             Resume::Reissue
         );
+    }
+
+    #[test]
+    fn a_206_running_past_the_manifest_size_is_refused_even_with_an_unknown_total() {
+        assert_eq!(decide(5, 206, Some("bytes 5-10/*"), 10), Resume::Reissue);
     }
 
     #[test]

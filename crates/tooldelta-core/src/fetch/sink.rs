@@ -2,7 +2,7 @@
 //! chunks the network side hands it through a bounded channel. Network reads,
 //! hashing and writing overlap, and memory stays bounded by the channel.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -86,12 +86,8 @@ impl Sink {
 
 fn write_loop(path: &Path, offset: u64, mut rx: mpsc::Receiver<Bytes>) -> io::Result<Writer> {
     failpoint!("fetch::open");
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)?;
+    // Never through a symlink or hard link planted in the partial folder.
+    let mut file = crate::fsutil::open_own_file(path)?;
     let hasher = reseed(&mut file, offset)?;
     file.set_len(offset)?;
     file.seek(SeekFrom::Start(offset))?;

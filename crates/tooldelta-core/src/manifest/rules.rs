@@ -1,6 +1,8 @@
 //! The rules of CONTRACT §1, each with a stable name an error can cite.
 
-use super::{MANIFEST_VERSION, MAX_FILE_SIZE, Manifest, PathRule, check_path, find_collision};
+use super::{
+    MANIFEST_VERSION, MAX_FILE_SIZE, Manifest, PathRule, check_path, collision_key, find_collision,
+};
 
 /// A broken rule of CONTRACT §1, naming the field or file at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,6 +69,17 @@ pub enum RuleViolation {
         "path-case-collision: files {0:?} and {1:?} differ only in case or Unicode normalization"
     )]
     CaseCollision(String, String),
+    /// A path is a file and, through another path, also a folder: no folder
+    /// tree can hold both, on any file system.
+    #[error(
+        "path-file-folder-conflict: file {file:?} is also the folder of {other:?} (compared ignoring case and Unicode normalization)"
+    )]
+    FileFolderConflict {
+        /// The path listed as a file.
+        file: String,
+        /// The path that needs it to be a folder.
+        other: String,
+    },
     /// `manifest_hash` is not 64 lowercase hex characters.
     #[error("bad-manifest-hash: manifest_hash {0:?} is not 64 lowercase hex characters")]
     BadManifestHash(String),
@@ -86,6 +99,7 @@ impl RuleViolation {
             Self::Unsorted { .. } => "unsorted",
             Self::Duplicate(_) => "path-duplicate",
             Self::CaseCollision(..) => "path-case-collision",
+            Self::FileFolderConflict { .. } => "path-file-folder-conflict",
             Self::BadManifestHash(_) => "bad-manifest-hash",
         }
     }
@@ -133,6 +147,32 @@ pub(super) fn check(m: &Manifest, strictness: Strictness) -> Result<(), RuleViol
     check_order(m, strictness)?;
     if let Some((a, b)) = find_collision(m.files.iter().map(|f| f.path.as_str())) {
         return Err(RuleViolation::CaseCollision(a.to_owned(), b.to_owned()));
+    }
+    check_file_folder(m)
+}
+
+/// Refuses a path that is a file and also a parent folder of another path
+/// (`a` and `a/b`), as a case-insensitive, normalizing file system sees them:
+/// otherwise the manifest passes verification and the release can only fail
+/// half-way through staging, after the downloads.
+fn check_file_folder(m: &Manifest) -> Result<(), RuleViolation> {
+    let files: std::collections::HashMap<String, &str> = m
+        .files
+        .iter()
+        .map(|f| (collision_key(&f.path), f.path.as_str()))
+        .collect();
+    for f in &m.files {
+        let key = collision_key(&f.path);
+        let mut parent = key.as_str();
+        while let Some((up, _)) = parent.rsplit_once('/') {
+            if let Some(file) = files.get(up) {
+                return Err(RuleViolation::FileFolderConflict {
+                    file: (*file).to_owned(),
+                    other: f.path.clone(),
+                });
+            }
+            parent = up;
+        }
     }
     Ok(())
 }

@@ -130,6 +130,20 @@ fn rules_name_what_is_wrong() {
 }
 
 #[test]
+fn a_file_that_is_also_a_folder_of_another_is_refused() {
+    for paths in [
+        &["a", "a/b"][..],
+        &["a", "a-b", "a.c", "a/b/c"],
+        &["A/b", "a"],
+        &["cafe\u{301}", "caf\u{e9}/x"],
+    ] {
+        let err = manifest(paths).check_rules().unwrap_err();
+        assert_eq!(err.name(), "path-file-folder-conflict", "{paths:?}");
+    }
+    manifest(&["a-b", "a/b", "ab"]).check_rules().unwrap();
+}
+
+#[test]
 fn hash_covers_unknown_fields_and_ignores_signature() {
     let m = manifest(&["a"]);
     let base = m.compute_hash();
