@@ -151,7 +151,7 @@ fn sigkill_at_random_moments_leaves_old_or_new_and_the_rerun_converges_reusing_p
     let t = started.elapsed();
     assert_active(&calib, world.tree(NEW), NEW);
     assert!(
-        t > Duration::from_millis(1000),
+        t > Duration::from_secs(1),
         "the throttle did not slow the update ({t:?}): kills would all land after it"
     );
     let window_ms = (t.as_millis() as u64) * 11 / 10;

@@ -258,6 +258,31 @@ pub fn snapshot(dir: &Path, skip: &[&Path]) -> BTreeMap<PathBuf, String> {
     out
 }
 
+/// Panics, listing only what differs, unless two snapshots are equal.
+#[track_caller]
+pub fn assert_same(
+    before: &BTreeMap<PathBuf, String>,
+    after: &BTreeMap<PathBuf, String>,
+    what: &str,
+) {
+    let mut diff = Vec::new();
+    for (path, desc) in before {
+        match after.get(path) {
+            None => diff.push(format!("removed {}: {desc}", path.display())),
+            Some(now) if now != desc => {
+                diff.push(format!("changed {}: {desc} -> {now}", path.display()));
+            }
+            Some(_) => {}
+        }
+    }
+    for (path, desc) in after {
+        if !before.contains_key(path) {
+            diff.push(format!("added {}: {desc}", path.display()));
+        }
+    }
+    assert!(diff.is_empty(), "{what}:\n{}", diff.join("\n"));
+}
+
 /// The one-line error of a failed `--json` run (from stdout's
 /// `{"error": {"message"}}`, else stderr).
 pub fn error_message(out: &CmdOutput) -> String {
