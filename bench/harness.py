@@ -253,9 +253,11 @@ def fixture(name: str, model_bytes: int, export: bool = True) -> Fixture:
     for tree, version in [(v1, "1.0.0"), (v2, "2.0.0")]:
         manifest = work / f"manifest-{version}.json"
         subprocess.run([td, "publish", "--tool-dir", str(tree), "--tool-id", TOOL, "--version", version,
-                        "--key", str(KEY), "--out", str(manifest)], check=True, stdout=subprocess.DEVNULL)
+                        "--key", str(KEY), "--out", str(manifest)], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
         subprocess.run([mirror, "import", "--store", str(store), "--manifest", str(manifest),
-                        "--tool-dir", str(tree)], check=True, stdout=subprocess.DEVNULL)
+                        "--tool-dir", str(tree)], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
     if export:
         subprocess.run([mirror, "export", "--store", str(store), "--out", str(out)],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -34,6 +34,7 @@ def png(rows: list[dict]) -> bool:
         return False
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     sizes = [r["size_mib"] for r in rows]
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
@@ -43,6 +44,7 @@ def png(rows: list[dict]) -> bool:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(sizes, [f"{s} MiB" if s < 1024 else f"{s / 1024:g} GiB" for s in sizes])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("model size")
     ax.set_ylabel("seconds (best of runs)")
     ax.set_title(TITLE, fontsize=11)
