@@ -37,19 +37,30 @@ impl Nginx {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/nginx.conf"),
         )
         .expect("docs/nginx.conf is shipped");
-        let port = free_port();
-        let server = shipped
-            .replace("listen 8080;", &format!("listen 127.0.0.1:{port};"))
-            .replace("/srv/tooldelta/export", root.to_str().unwrap());
         assert!(
-            server.contains(&format!("127.0.0.1:{port}")),
+            shipped.contains("listen 8080;"),
             "docs/nginx.conf must contain `listen 8080;`"
         );
-        Self::start(&server, port)
+        // The free port may be taken by someone else before nginx binds it:
+        // try a few.
+        let mut last = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let server = shipped
+                .replace("listen 8080;", &format!("listen 127.0.0.1:{port};"))
+                .replace("/srv/tooldelta/export", root.to_str().unwrap());
+            match Self::start(&server, port) {
+                Ok(nginx) => return nginx,
+                Err(log) if log.contains("in use") => last = log,
+                Err(log) => panic!("nginx did not start: {log}"),
+            }
+        }
+        panic!("nginx found no free port: {last}");
     }
 
-    /// Starts nginx with one `server` block inside a minimal `http` block.
-    pub fn start(server: &str, port: u16) -> Self {
+    /// Starts nginx with one `server` block inside a minimal `http` block;
+    /// `Err` carries its error log when it exits at once.
+    pub fn start(server: &str, port: u16) -> Result<Self, String> {
         let dir = tempfile::tempdir().unwrap();
         let prefix = dir.path().to_owned();
         for sub in ["logs", "tmp"] {
@@ -80,18 +91,18 @@ impl Nginx {
             .spawn()
             .expect("nginx starts");
         let mut nginx = Self { child, port, dir };
-        nginx.wait_ready();
-        nginx
+        nginx.wait_ready()?;
+        Ok(nginx)
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("nginx exited ({status}): {}", self.error_log());
+                return Err(format!("nginx exited ({status}): {}", self.error_log()));
             }
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
