@@ -366,3 +366,47 @@ async fn metrics_expose_the_five_counters_and_a_duration_histogram() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn if_match_mismatch_is_412_and_writes_are_405() {
+    let demo = Demo::new();
+    let mirror = start(demo.root()).await;
+    let c = client();
+    let url = format!("{}/api/v1/tools/demo/1.0.0/files/run.sh", mirror.url());
+    let resp = c
+        .get(&url)
+        .header(reqwest::header::IF_MATCH, "\"something-else\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PRECONDITION_FAILED);
+    let resp = c
+        .get(&url)
+        .header(
+            reqwest::header::IF_MATCH,
+            format!("\"{}\"", sha256(SCRIPT_V1)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    for method in [
+        reqwest::Method::POST,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    ] {
+        let resp = c
+            .request(method.clone(), &url)
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
+    }
+    assert!(
+        Store::open(demo.root())
+            .unwrap()
+            .has_blob(&sha256(SCRIPT_V1)),
+        "nothing was removed"
+    );
+}
