@@ -276,3 +276,26 @@ fn cli_import_reports_errors_with_a_nonzero_exit() {
     assert_eq!(report["tool_id"], "tool");
     assert_eq!(report["signature"]["status"], "valid");
 }
+
+#[test]
+fn stale_temp_files_are_cleaned_and_fresh_ones_kept() {
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = Store::open(store_dir.path()).unwrap();
+    let tmp = store.root().join("tmp");
+    let stale = tmp.join("dead.1.0.tmp");
+    let fresh = tmp.join("live.2.0.tmp");
+    std::fs::write(&stale, b"partial").unwrap();
+    std::fs::write(&fresh, b"partial").unwrap();
+    let two_days = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(two_days)
+        .unwrap();
+    let removed = store
+        .clean_temp(std::time::Duration::from_secs(86_400))
+        .unwrap();
+    assert_eq!(removed, 1);
+    assert!(!stale.exists() && fresh.exists());
+}

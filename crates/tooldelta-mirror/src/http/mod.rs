@@ -34,6 +34,9 @@ use respond::ApiError;
 /// all far shorter); longer ones get 414.
 const MAX_PATH_LEN: usize = 8 * 1024;
 
+/// Temp files older than this are leftovers of an interrupted run.
+const STALE_TEMP: Duration = Duration::from_secs(24 * 3600);
+
 /// How to serve.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -144,6 +147,11 @@ fn upstream_roots(options: &ServeOptions) -> Result<Vec<reqwest::Certificate>, S
 
 fn build_state(options: &ServeOptions) -> Result<AppState, ServeError> {
     let store = Store::open(&options.store)?;
+    match store.clean_temp(STALE_TEMP) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "removed stale temp files from the store"),
+        Err(e) => tracing::warn!(error = %e, "cannot clean the store's temp folder"),
+    }
     let metrics = Arc::new(Metrics::new());
     let upstream = match &options.upstream {
         None => None,

@@ -113,6 +113,28 @@ impl Store {
         &self.root
     }
 
+    /// Removes temp files older than `age`: what an interrupted import or
+    /// upstream fetch left behind (a live one keeps writing, so its file stays
+    /// young). Returns how many were removed. `serve` calls it at start-up
+    /// with a day, so a concurrent `import` is never disturbed.
+    pub fn clean_temp(&self, age: std::time::Duration) -> io::Result<usize> {
+        let mut removed = 0;
+        for entry in fs_err::read_dir(self.tmp_dir())? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            let old = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|elapsed| elapsed > age);
+            if meta.is_file() && old {
+                fs_err::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Where temp files go (same filesystem as the store).
     pub(crate) fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
