@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::fsutil::write_atomic;
 
 /// One activation of a release.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     /// The version made active.

@@ -89,6 +89,7 @@ pub struct UpdateOptions {
 }
 
 /// What an update would do, without doing it (the dashboard's pending delta).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateCheck {
     /// The tool.
@@ -141,6 +142,7 @@ pub struct ToolStatus {
 }
 
 /// What `repair` did.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepairReport {
     /// The tool.
@@ -164,6 +166,7 @@ pub struct RepairReport {
 }
 
 /// What `rollback` did.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RollbackReport {
     /// The tool.

@@ -1,0 +1,257 @@
+//! End-to-end tests of the desktop app in a real window: Xvfb, tauri-driver
+//! and WebKitWebDriver drive the real `tooldelta-app` binary against a real
+//! `tooldelta-mirror` on 127.0.0.1 seeded with the demo-tool fixture.
+//! Screenshots land in `target/gui-screenshots/`. Run with `make test-gui`
+//! (`cargo test -p tooldelta-app --test gui -- --ignored --test-threads=1`).
+
+mod fixture;
+mod minisign;
+mod procs;
+mod webdriver;
+
+use std::process::Command;
+
+use fixture::{Fixture, TOOL, bin, files, run};
+use procs::Proc;
+use webdriver::Session;
+
+/// The app in a window, with everything it needs running. Dropped in field
+/// order: driver (closes WebKitWebDriver), then Xvfb.
+struct Gui {
+    session: Option<Session>,
+    _driver: Proc,
+    _xvfb: Proc,
+}
+
+impl Gui {
+    async fn open(fixture: &Fixture, args: &[&str], extra_env: &[(&'static str, String)]) -> Gui {
+        let (xvfb, display) = procs::xvfb();
+        let mut env = fixture.env();
+        env.extend_from_slice(extra_env);
+        let (driver, port) =
+            procs::tauri_driver(&display, &env, &fixture.dir.path().join("driver.log"));
+        let app = std::path::PathBuf::from(env!("CARGO_BIN_EXE_tooldelta-app"));
+        let session = Session::start(port, &app, args).await;
+        Gui {
+            session: Some(session),
+            _driver: driver,
+            _xvfb: xvfb,
+        }
+    }
+
+    fn s(&self) -> &Session {
+        self.session.as_ref().expect("session open")
+    }
+
+    async fn close(mut self) {
+        if let Some(session) = self.session.take() {
+            session.close().await;
+        }
+    }
+}
+
+fn card(part: &str) -> String {
+    format!("[data-testid=\"tool-card-{TOOL}\"] [data-testid=\"{part}\"]")
+}
+
+/// `tooldelta verify --json` on the fixture's root: the acceptance check.
+fn cli_verify(fixture: &Fixture) -> serde_json::Value {
+    // Exactly the acceptance setup: root, mirror and trust from the environment.
+    let env = fixture.env();
+    let acceptance = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("TOOLDELTA_") && *k != "TOOLDELTA_CONFIG");
+    let out = run(Command::new(bin("tooldelta"))
+        .args(["verify", TOOL, "--json"])
+        .env_remove("TOOLDELTA_CONFIG")
+        .envs(acceptance.map(|(k, v)| (*k, v.as_str()))));
+    serde_json::from_str(&out).expect("verify --json prints JSON")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, tauri-driver and the workspace binaries: make test-gui"]
+async fn dashboard_shows_the_pending_delta_and_update_installs_the_new_version() {
+    let fixture = Fixture::new(&["1.0.0", "1.1.0"], "1.0.0").await;
+    let gui = Gui::open(&fixture, &[], &[]).await;
+    let s = gui.s();
+
+    s.wait_for(&format!("[data-testid=\"tool-card-{TOOL}\"]"))
+        .await;
+    assert_eq!(
+        s.wait_text(&card("tool-id"), "the tool id", |t| t == TOOL)
+            .await,
+        TOOL
+    );
+    s.wait_text(&card("installed-version"), "1.0.0", |t| t == "1.0.0")
+        .await;
+    s.wait_text(&card("available-version"), "1.1.0", |t| t == "1.1.0")
+        .await;
+    let sig = s
+        .wait_text(&card("signature-badge"), "valid", |t| t.contains("valid"))
+        .await;
+    assert!(!sig.contains("invalid"), "{sig}");
+    // The shared 6 MiB model is not downloaded again.
+    s.wait_text(&card("bytes-saved"), "bytes saved", |t| {
+        t.contains("MiB saved")
+    })
+    .await;
+    let update = s
+        .find(&card("update-button"))
+        .await
+        .expect("an Update button");
+    assert_eq!(s.text(&update).await, "Update");
+    assert!(s.enabled(&update).await);
+    s.screenshot("dashboard-pending-update").await;
+
+    s.click(&update).await;
+    let report = s.wait_for(&card("update-report")).await;
+    assert!(s.text(&report).await.contains("Updated to 1.1.0"));
+    s.wait_text(&card("report-bytes-saved"), "bytes saved", |t| {
+        t.ends_with("MiB")
+    })
+    .await;
+    s.wait_text(&card("installed-version"), "1.1.0", |t| t == "1.1.0")
+        .await;
+    s.screenshot("dashboard-after-update").await;
+    gui.close().await;
+
+    // On disk: the engine's verify, the CLI's verify, and the published tree itself.
+    let verify = fixture
+        .engine()
+        .verify(TOOL, &tooldelta_core::events::NullReporter)
+        .await;
+    let verify = verify.expect("verify");
+    assert!(verify.ok && verify.version == "1.1.0", "{verify:?}");
+    let cli = cli_verify(&fixture);
+    assert_eq!(cli["ok"], true, "{cli}");
+    assert_eq!(cli["version"], "1.1.0", "{cli}");
+    assert_eq!(files(&fixture.current()), files(&fixture.tree("1.1.0")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, tauri-driver and the workspace binaries: make test-gui"]
+async fn appending_to_an_installed_file_shows_modified_and_repair_fixes_it() {
+    let fixture = Fixture::new(&["1.0.0"], "1.0.0").await;
+    let gui = Gui::open(&fixture, &[], &[]).await;
+    let s = gui.s();
+    s.wait_text(&card("integrity-badge"), "not verified", |t| {
+        t.contains("not verified")
+    })
+    .await;
+
+    let file = fixture.current().join("bin/run.sh");
+    let mut perms = std::fs::metadata(&file)
+        .expect("installed file")
+        .permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&file, perms).expect("chmod");
+    let mut text = std::fs::read(&file).expect("read");
+    text.extend_from_slice(b"echo tampered\n");
+    std::fs::write(&file, text).expect("append");
+
+    s.wait_text(&card("integrity-badge"), "modified", |t| {
+        t.contains("modified")
+    })
+    .await;
+    assert!(s.page_text().await.contains("modified"));
+    let notice = s
+        .wait_text(&card("modified-notice"), "the path", |t| {
+            t.contains("bin/run.sh")
+        })
+        .await;
+    assert!(notice.contains("bin/run.sh"), "{notice}");
+    s.screenshot("watcher-modified").await;
+
+    // The inspector names the file and both hashes; Repair restores it.
+    s.click(&s.wait_for(&card("inspect-button")).await).await;
+    s.wait_for("[data-testid=\"file-row\"][data-status=\"modified\"]")
+        .await;
+    s.screenshot("inspector-modified").await;
+    s.click(&s.wait_for("[data-testid=\"repair-button\"]").await)
+        .await;
+    s.wait_text("[data-testid=\"verify-verdict\"]", "all intact", |t| {
+        t.contains("All files intact")
+    })
+    .await;
+    s.screenshot("inspector-repaired").await;
+    gui.close().await;
+
+    let verify = fixture
+        .engine()
+        .verify(TOOL, &tooldelta_core::events::NullReporter)
+        .await;
+    assert!(verify.expect("verify").ok);
+    assert_eq!(files(&fixture.current()), files(&fixture.tree("1.0.0")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, tauri-driver and the workspace binaries: make test-gui"]
+async fn kiosk_mode_renders_the_tool_list_without_controls() {
+    let fixture = Fixture::new(&["1.0.0", "1.1.0"], "1.0.0").await;
+    let gui = Gui::open(&fixture, &["--kiosk"], &[]).await;
+    let s = gui.s();
+    let row = format!("[data-testid=\"kiosk-tool-{TOOL}\"]");
+    let text = s
+        .wait_text(&row, "the tool", |t| {
+            t.contains(TOOL) && t.contains("pending")
+        })
+        .await;
+    assert!(text.contains("1.0.0") && text.contains("1.1.0"), "{text}");
+    let controls = s
+        .exec("return document.querySelectorAll('button, input, a').length")
+        .await;
+    assert_eq!(controls, 0, "kiosk mode shows no controls");
+    s.screenshot("kiosk").await;
+    gui.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, tauri-driver and the workspace binaries: make test-gui"]
+async fn check_for_app_updates_finds_the_release_the_mirror_offers() {
+    let fixture = Fixture::new(&["1.0.0"], "1.0.0").await;
+    let key = minisign::Key::generate();
+    let artifact = fixture
+        .dir
+        .path()
+        .join("tooldelta-app_9.9.9_amd64.AppImage");
+    std::fs::write(&artifact, b"not really an AppImage").expect("artifact");
+    let sig = fixture.dir.path().join("app.sig");
+    std::fs::write(&sig, key.sign_b64(b"not really an AppImage", "9.9.9")).expect("sig");
+    run(Command::new(bin("tooldelta-mirror"))
+        .arg("import-app")
+        .arg("--store")
+        .arg(&fixture.store)
+        .args([
+            "--target",
+            "linux",
+            "--arch",
+            std::env::consts::ARCH,
+            "--version",
+            "9.9.9",
+        ])
+        .args(["--notes", "Faster updates"])
+        .arg("--signature")
+        .arg(&sig)
+        .arg("--artifact")
+        .arg(&artifact));
+
+    let gui = Gui::open(
+        &fixture,
+        &[],
+        &[("TOOLDELTA_APP_UPDATE_PUBKEY", key.public_b64())],
+    )
+    .await;
+    let s = gui.s();
+    s.click(&s.wait_for("[data-testid=\"nav-settings\"]").await)
+        .await;
+    s.click(&s.wait_for("[data-testid=\"check-app-update\"]").await)
+        .await;
+    s.wait_text("[data-testid=\"app-update-version\"]", "9.9.9", |t| {
+        t == "9.9.9"
+    })
+    .await;
+    assert!(s.page_text().await.contains("Faster updates"));
+    s.screenshot("settings-app-update").await;
+    gui.close().await;
+}

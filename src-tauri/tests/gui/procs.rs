@@ -1,0 +1,151 @@
+//! The real processes of a GUI test: Xvfb, the mirror, tauri-driver. Each is
+//! stopped with SIGTERM when dropped and waited for, so no test leaves a
+//! process behind (tauri-driver must get SIGTERM, never SIGKILL: on SIGKILL the
+//! WebKitWebDriver it started is orphaned and keeps pipes open).
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A child process stopped with SIGTERM on drop.
+pub struct Proc {
+    name: &'static str,
+    child: Child,
+}
+
+impl Proc {
+    pub fn spawn(name: &'static str, cmd: &mut Command) -> Proc {
+        let child = cmd
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({cmd:?}): {e}"));
+        Proc { name, child }
+    }
+
+    /// Panics with a useful message if the process already exited.
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("{} exited early with {status}", self.name);
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            // Bounded: 10 s for a clean exit, then SIGKILL as a last resort.
+            for _ in 0..100 {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            eprintln!("{} ignored SIGTERM; killing it", self.name);
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released; the caller binds it next).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+/// Waits (bounded) until something accepts connections on `port`.
+pub fn wait_for_port(proc: &mut Proc, port: u16) {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    for _ in 0..300 {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return;
+        }
+        proc.assert_running();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("nothing listens on {addr} after 30 s");
+}
+
+/// Starts Xvfb on the first free display from :90.
+pub fn xvfb() -> (Proc, String) {
+    for n in 90..190 {
+        let lock = PathBuf::from(format!("/tmp/.X{n}-lock"));
+        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+        if lock.exists() || socket.exists() {
+            continue;
+        }
+        let display = format!(":{n}");
+        let mut proc = Proc::spawn(
+            "Xvfb",
+            Command::new("Xvfb")
+                .args([
+                    display.as_str(),
+                    "-screen",
+                    "0",
+                    "1280x860x24",
+                    "-nolisten",
+                    "tcp",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        for _ in 0..100 {
+            if socket.exists() {
+                return (proc, display);
+            }
+            if let Ok(Some(_)) = proc.child.try_wait() {
+                break; // lost a race for this display: try the next
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    panic!("no free X display between :90 and :189");
+}
+
+/// `tauri-driver` on PATH or in ~/.cargo/bin.
+pub fn tauri_driver_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("tauri-driver"))
+        .find(|p| p.is_file())
+    {
+        return path;
+    }
+    let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_default());
+    let cargo = home.join(".cargo/bin/tauri-driver");
+    assert!(
+        cargo.is_file(),
+        "tauri-driver not found: run `make app-deps` (cargo install tauri-driver --locked)"
+    );
+    cargo
+}
+
+/// Starts tauri-driver on the display with `env` (the app inherits it).
+pub fn tauri_driver(display: &str, env: &[(&str, String)], log: &Path) -> (Proc, u16) {
+    let port = free_port();
+    let native = free_port();
+    let log = std::fs::File::create(log).expect("driver log");
+    let mut cmd = Command::new(tauri_driver_bin());
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--native-port",
+        &native.to_string(),
+    ])
+    .env("DISPLAY", display)
+    .stdout(log.try_clone().expect("log"))
+    .stderr(log);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut proc = Proc::spawn("tauri-driver", &mut cmd);
+    wait_for_port(&mut proc, port);
+    (proc, port)
+}

@@ -1,0 +1,633 @@
+// Generated from the Rust types by `make app-types` (src-tauri/src/bindings.rs).
+// Do not edit: change the Rust type and regenerate.
+
+export type Phase = "manifest" | "plan" | "fetch" | "stage" | "activate" | "cleanup" | "verify" | "repair";
+
+export type ErrorInfo = { 
+/**
+ * A stable machine-readable class, e.g. `integrity`, `network`, `trust`.
+ */
+kind: string, 
+/**
+ * One line naming the tool, the file, the URL and the cause.
+ */
+message: string, 
+/**
+ * Whether trying again later can help.
+ */
+retryable: boolean, };
+
+export type Event = { "event": "plan_ready", 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * The active version, if any.
+ */
+from_version: string | null, 
+/**
+ * The target version.
+ */
+to_version: string, 
+/**
+ * Files to download.
+ */
+files_to_fetch: number, 
+/**
+ * Bytes to download (before any resume).
+ */
+bytes_to_fetch: number, 
+/**
+ * Files already present.
+ */
+files_reused: number, 
+/**
+ * Bytes already present.
+ */
+bytes_saved: number, 
+/**
+ * Files the new release drops.
+ */
+files_to_remove: number, } | { "event": "phase", 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * The phase.
+ */
+phase: Phase, } | { "event": "file_started", 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * Path in the release.
+ */
+path: string, 
+/**
+ * Its size.
+ */
+size: number, 
+/**
+ * Bytes reused from a partial download.
+ */
+resume_from: number, } | { "event": "progress", 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * Bytes present so far, resumed bytes included.
+ */
+bytes_done: number, 
+/**
+ * Bytes the fetch phase needs in total.
+ */
+bytes_total: number, 
+/**
+ * Recent download rate.
+ */
+bytes_per_sec: number, } | { "event": "file_progress", 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * Path in the release.
+ */
+path: string, 
+/**
+ * Bytes of the file present, resumed bytes included.
+ */
+bytes_done: number, 
+/**
+ * The file's size.
+ */
+size: number, } | { "event": "file_verified", 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * Path in the release.
+ */
+path: string, } | { "event": "file_failed", 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * Path in the release.
+ */
+path: string, 
+/**
+ * What went wrong.
+ */
+error: ErrorInfo, 
+/**
+ * Whether another attempt follows.
+ */
+will_retry: boolean, } | { "event": "done", 
+/**
+ * The final report.
+ */
+report: UpdateReport, } | { "event": "failed", 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * What went wrong.
+ */
+error: ErrorInfo, };
+
+export type SignatureStatus = "valid" | "invalid" | "unsigned" | "unknown_key";
+
+export type SignatureCheck = { 
+/**
+ * The verdict.
+ */
+status: SignatureStatus, 
+/**
+ * The key id the manifest claims, if signed.
+ */
+public_key_id: string | null, };
+
+export type UpdateReport = { 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * The version active before, `None` on a first install.
+ */
+from_version: string | null, 
+/**
+ * The version active now.
+ */
+to_version: string, 
+/**
+ * Files fetched from a mirror in this run.
+ */
+files_downloaded: number, 
+/**
+ * Files of the new release whose content was verified by SHA-256 (all of them).
+ */
+files_verified: number, 
+/**
+ * Files of the old release that the new one no longer lists.
+ */
+files_deleted: number, 
+/**
+ * Files of the new release not fetched because their content was already present.
+ */
+files_unchanged: number, 
+/**
+ * Payload bytes fetched in this run.
+ */
+bytes_downloaded: number, 
+/**
+ * Sizes of the target files not fetched because they were already present.
+ */
+bytes_saved: number, 
+/**
+ * Bytes of partial downloads reused from an interrupted run.
+ */
+bytes_resumed: number, 
+/**
+ * `manifest_hash` of the installed manifest.
+ */
+manifest_hash: string, 
+/**
+ * The signature verdict and key id.
+ */
+signature: SignatureCheck, 
+/**
+ * Wall time of the run.
+ */
+duration_ms: number, };
+
+export type FileStatus = "ok" | "modified" | "missing" | "extra";
+
+export type FileCheck = { 
+/**
+ * Path inside the release.
+ */
+path: string, 
+/**
+ * The verdict.
+ */
+status: FileStatus, 
+/**
+ * From the manifest (`None` for an extra file).
+ */
+expected_sha256: string | null, 
+/**
+ * From disk (`None` for a missing file).
+ */
+actual_sha256: string | null, 
+/**
+ * From the manifest.
+ */
+expected_size: number | null, 
+/**
+ * From disk.
+ */
+actual_size: number | null, };
+
+export type VerifyReport = { 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * The active version that was checked.
+ */
+version: string, 
+/**
+ * Whether every file is `ok` and nothing is extra.
+ */
+ok: boolean, 
+/**
+ * One entry per file, sorted by path.
+ */
+files: Array<FileCheck>, };
+
+export type UpdateCheck = { 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * The active version, if installed.
+ */
+installed_version: string | null, 
+/**
+ * The version the mirror offers (verified).
+ */
+available_version: string, 
+/**
+ * Whether the offered manifest is exactly the installed one.
+ */
+up_to_date: boolean, 
+/**
+ * `manifest_hash` of the offered manifest.
+ */
+manifest_hash: string, 
+/**
+ * Signature verdict of the offered manifest (always `valid`: others are errors).
+ */
+signature: SignatureCheck, 
+/**
+ * Files whose content must be downloaded.
+ */
+files_to_fetch: number, 
+/**
+ * Bytes to download, before resume.
+ */
+bytes_to_fetch: number, 
+/**
+ * Bytes already downloaded in `.partial` files that a run would resume.
+ */
+bytes_resumable: number, 
+/**
+ * Files whose content is already present.
+ */
+files_reused: number, 
+/**
+ * Their bytes.
+ */
+bytes_saved: number, 
+/**
+ * Files of the active release the new one drops.
+ */
+files_to_remove: number, };
+
+export type RepairReport = { 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * The active version that was repaired.
+ */
+version: string, 
+/**
+ * Paths found `modified` or `missing` and replaced, sorted.
+ */
+files_repaired: Array<string>, 
+/**
+ * Paths found `extra` and removed, sorted.
+ */
+files_removed: Array<string>, 
+/**
+ * Files whose content had to be downloaded.
+ */
+files_downloaded: number, 
+/**
+ * Payload bytes downloaded.
+ */
+bytes_downloaded: number, 
+/**
+ * Bytes of partial downloads reused.
+ */
+bytes_resumed: number, 
+/**
+ * The verification after the repair.
+ */
+verify: VerifyReport, 
+/**
+ * Wall time.
+ */
+duration_ms: number, };
+
+export type RollbackReport = { 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * The version active before.
+ */
+from_version: string, 
+/**
+ * The version active now.
+ */
+to_version: string, 
+/**
+ * `manifest_hash` of the release now active.
+ */
+manifest_hash: string, };
+
+export type HistoryEntry = { 
+/**
+ * The version made active.
+ */
+version: string, 
+/**
+ * Its `manifest_hash`.
+ */
+manifest_hash: string, 
+/**
+ * The version active before, if any.
+ */
+from_version: string | null, 
+/**
+ * `update`, `rollback` or `repair`.
+ */
+action: string, 
+/**
+ * RFC 3339 time of the activation.
+ */
+at: string, };
+
+export type Integrity = "unknown" | "ok" | "modified";
+
+export type Delta = { 
+/**
+ * Files whose content must be downloaded.
+ */
+files_to_fetch: number, 
+/**
+ * Bytes to download, before resume.
+ */
+bytes_to_fetch: number, 
+/**
+ * Bytes of interrupted downloads a run would resume.
+ */
+bytes_resumable: number, 
+/**
+ * Files whose content is already present.
+ */
+files_reused: number, 
+/**
+ * Their bytes: what the delta saves over a full download.
+ */
+bytes_saved: number, 
+/**
+ * Files of the active release the new one drops.
+ */
+files_to_remove: number, };
+
+export type Operation = "update" | "verify" | "repair";
+
+export type RunSnapshot = { 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * What is running.
+ */
+operation: Operation, 
+/**
+ * The target version, once the plan is known.
+ */
+to_version: string | null, 
+/**
+ * The current phase, once one began.
+ */
+phase: Phase | null, 
+/**
+ * Bytes present so far in the fetch phase.
+ */
+bytes_done: number, 
+/**
+ * Bytes the fetch phase needs.
+ */
+bytes_total: number, 
+/**
+ * Recent download rate.
+ */
+bytes_per_sec: number, 
+/**
+ * Files verified so far.
+ */
+files_verified: number, 
+/**
+ * Unix time (ms) the run started.
+ */
+started_ms: number, };
+
+export type ToolView = { 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * The active version.
+ */
+installed_version: string | null, 
+/**
+ * The version the mirror offers, when it could be checked.
+ */
+available_version: string | null, 
+/**
+ * Whether the offered manifest is the installed one.
+ */
+up_to_date: boolean | null, 
+/**
+ * Signature verdict of the offered manifest (with the key id), when known.
+ */
+signature: SignatureCheck | null, 
+/**
+ * What an update would fetch and reuse, when an update is pending.
+ */
+delta: Delta | null, 
+/**
+ * Integrity of the active release.
+ */
+integrity: Integrity, 
+/**
+ * Paths the watcher saw change, sorted (empty unless `modified`).
+ */
+modified_paths: Array<string>, 
+/**
+ * Unix time (ms) of the last verification in this app, if any.
+ */
+last_verified_ms: number | null, 
+/**
+ * Versions kept on disk, newest first (rollback targets).
+ */
+releases: Array<string>, 
+/**
+ * Whether some updater (this app or another process) holds the tool's lock.
+ */
+updater_running: boolean, 
+/**
+ * The run of this app on the tool, if any.
+ */
+run: RunSnapshot | null, 
+/**
+ * Why the mirror check failed, if it did.
+ */
+check_error: ErrorInfo | null, };
+
+export type TrustedKey = { 
+/**
+ * The PEM file.
+ */
+path: string, 
+/**
+ * Its key id (16 hex), when the file is a valid Ed25519 public key.
+ */
+key_id: string | null, 
+/**
+ * Why it could not be read, otherwise.
+ */
+error: string | null, };
+
+export type SettingsView = { 
+/**
+ * The install root.
+ */
+root: string | null, 
+/**
+ * Mirror base URLs, tried in order.
+ */
+mirrors: Array<string>, 
+/**
+ * Trusted keys.
+ */
+trust: Array<TrustedKey>, 
+/**
+ * Previous releases kept for rollback.
+ */
+keep_releases: number, 
+/**
+ * The settings file the app reads and saves.
+ */
+config_path: string, 
+/**
+ * Settings given by a flag or a `TOOLDELTA_*` variable, which win over
+ * the file at the next start (`root`, `mirrors`, `trust`).
+ */
+overridden: Array<string>, };
+
+export type SettingsInput = { 
+/**
+ * Mirror base URLs, tried in order.
+ */
+mirrors: Array<string>, 
+/**
+ * Trusted public key files (SPKI PEM).
+ */
+trust: Array<string>, 
+/**
+ * Previous releases kept for rollback.
+ */
+keep_releases: number, };
+
+export type AppInfo = { 
+/**
+ * The app's version.
+ */
+version: string, 
+/**
+ * Whether the app runs in kiosk mode (`--kiosk`).
+ */
+kiosk: boolean, 
+/**
+ * The settings in force.
+ */
+settings: SettingsView, 
+/**
+ * A problem found at start-up (an unreadable settings file), if any.
+ */
+startup_error: ErrorInfo | null, };
+
+export type AppUpdateView = { 
+/**
+ * The running version.
+ */
+current_version: string, 
+/**
+ * The offered version.
+ */
+version: string, 
+/**
+ * Release notes.
+ */
+notes: string | null, 
+/**
+ * Publication date (RFC 3339), if given.
+ */
+pub_date: string | null, };
+
+export type AppUpdateStatus = { "status": "up_to_date", 
+/**
+ * The running version.
+ */
+current_version: string, } | { "status": "available", 
+/**
+ * What is offered.
+ */
+update: AppUpdateView, };
+
+export type AppUpdateEvent = { "event": "progress", 
+/**
+ * Received.
+ */
+bytes_done: number, 
+/**
+ * Announced length, if the server sent one.
+ */
+bytes_total: number | null, } | { "event": "installing" };
+
+export type ExportedFile = { 
+/**
+ * The file written.
+ */
+path: string, };
+
+export type ToolModified = { 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * Paths inside the release that changed, sorted.
+ */
+paths: Array<string>, };

@@ -1,0 +1,199 @@
+// The app's reactive state and the actions the views trigger. One instance
+// per window (`createStore`); views read its fields, never call the API directly.
+
+import type {
+  AppInfo,
+  ErrorInfo,
+  Event,
+  RunSnapshot,
+  ToolModified,
+  ToolView,
+  VerifyReport,
+} from './bindings';
+import { api as defaultApi, toErrorInfo, type Api } from './api';
+import { EventBatcher, newRun, reduce, type RunState } from './progress';
+
+export type View =
+  | { name: 'tools' }
+  | { name: 'inspector'; toolId: string }
+  | { name: 'settings' };
+
+export class Store {
+  info = $state<AppInfo | null>(null);
+  startupError = $state<ErrorInfo | null>(null);
+  tools = $state<ToolView[]>([]);
+  loading = $state(false);
+  loaded = $state(false);
+  listError = $state<ErrorInfo | null>(null);
+  lastRefreshMs = $state<number | null>(null);
+  /** Runs started in this window, by tool id; kept after they end to show the report. */
+  runs = $state<Record<string, RunState>>({});
+  /** Runs in the app process (any window), as last polled. */
+  snapshots = $state<Record<string, RunSnapshot>>({});
+  /** The last failed action per tool, with what to retry. */
+  toolErrors = $state<Record<string, { error: ErrorInfo; action: string }>>({});
+  verifyReports = $state<Record<string, VerifyReport>>({});
+  view = $state<View>({ name: 'tools' });
+
+  constructor(private readonly api: Api = defaultApi) {}
+
+  async init(): Promise<void> {
+    try {
+      this.info = await this.api.appInfo();
+    } catch (err) {
+      this.startupError = toErrorInfo(err);
+    }
+    await this.api.onToolModified((m) => this.markModified(m)).catch(() => undefined);
+    await this.refresh();
+  }
+
+  tool(toolId: string): ToolView | undefined {
+    return this.tools.find((t) => t.tool_id === toolId);
+  }
+
+  isBusy(toolId: string): boolean {
+    const run = this.runs[toolId];
+    return (!!run && run.finishedMs === null) || !!this.snapshots[toolId];
+  }
+
+  async refresh(): Promise<void> {
+    if (this.loading) return;
+    this.loading = true;
+    try {
+      const tools = await this.api.listTools();
+      this.tools = tools;
+      this.snapshots = Object.fromEntries(
+        tools.filter((t) => t.run).map((t) => [t.tool_id, t.run as RunSnapshot]),
+      );
+      this.listError = null;
+      this.lastRefreshMs = Date.now();
+    } catch (err) {
+      this.listError = toErrorInfo(err);
+    } finally {
+      this.loading = false;
+      this.loaded = true;
+    }
+  }
+
+  /** Cheap poll of the runs in progress (the kiosk uses it between full refreshes). */
+  async pollRuns(): Promise<void> {
+    try {
+      const runs = await this.api.runs();
+      this.snapshots = Object.fromEntries(runs.map((r) => [r.tool_id, r]));
+    } catch {
+      // A failed poll is retried at the next tick; the last known state stays on screen.
+    }
+  }
+
+  markModified(m: ToolModified): void {
+    const tool = this.tool(m.tool_id);
+    if (!tool) return;
+    tool.integrity = 'modified';
+    tool.modified_paths = [...new Set([...tool.modified_paths, ...m.paths])].sort();
+  }
+
+  private startRun(toolId: string, operation: RunState['operation']) {
+    delete this.toolErrors[toolId];
+    this.runs[toolId] = newRun(toolId, operation);
+    const batcher = new EventBatcher<Event>((events) => {
+      let state = this.runs[toolId];
+      if (!state) return;
+      for (const e of events) state = reduce(state, e);
+      this.runs[toolId] = state;
+    });
+    return batcher;
+  }
+
+  private fail(toolId: string, action: string, err: unknown): void {
+    const error = toErrorInfo(err);
+    this.toolErrors[toolId] = { error, action };
+    const run = this.runs[toolId];
+    if (run && run.finishedMs === null) {
+      this.runs[toolId] = { ...run, error, finishedMs: Date.now() };
+    }
+  }
+
+  async update(toolId: string): Promise<void> {
+    if (this.isBusy(toolId)) return;
+    const batcher = this.startRun(toolId, 'update');
+    try {
+      const report = await this.api.startUpdate(toolId, (e) => batcher.push(e));
+      batcher.flush();
+      const run = this.runs[toolId];
+      if (run) this.runs[toolId] = reduce(run, { event: 'done', report });
+    } catch (err) {
+      batcher.flush();
+      this.fail(toolId, 'update', err);
+    }
+    await this.refresh();
+  }
+
+  async verify(toolId: string): Promise<VerifyReport | null> {
+    if (this.isBusy(toolId)) return null;
+    const batcher = this.startRun(toolId, 'verify');
+    try {
+      const report = await this.api.verify(toolId, (e) => batcher.push(e));
+      batcher.flush();
+      this.verifyReports[toolId] = report;
+      const run = this.runs[toolId];
+      if (run) this.runs[toolId] = { ...run, finishedMs: Date.now() };
+      await this.refresh();
+      return report;
+    } catch (err) {
+      batcher.flush();
+      this.fail(toolId, 'verify', err);
+      return null;
+    }
+  }
+
+  async repair(toolId: string): Promise<void> {
+    if (this.isBusy(toolId)) return;
+    const batcher = this.startRun(toolId, 'repair');
+    try {
+      const report = await this.api.repair(toolId, (e) => batcher.push(e));
+      batcher.flush();
+      this.verifyReports[toolId] = report.verify;
+      const run = this.runs[toolId];
+      if (run) this.runs[toolId] = { ...run, finishedMs: Date.now() };
+    } catch (err) {
+      batcher.flush();
+      this.fail(toolId, 'repair', err);
+    }
+    await this.refresh();
+  }
+
+  async rollback(toolId: string): Promise<void> {
+    if (this.isBusy(toolId)) return;
+    try {
+      await this.api.rollback(toolId);
+      delete this.toolErrors[toolId];
+      delete this.runs[toolId];
+    } catch (err) {
+      this.fail(toolId, 'rollback', err);
+    }
+    await this.refresh();
+  }
+
+  async cancel(toolId: string): Promise<void> {
+    await this.api.cancelRun(toolId).catch((err) => this.fail(toolId, 'cancel', err));
+  }
+
+  /** Runs the action that failed last for this tool again. */
+  async retry(toolId: string): Promise<void> {
+    const failed = this.toolErrors[toolId];
+    if (!failed) return;
+    if (failed.action === 'update') await this.update(toolId);
+    else if (failed.action === 'verify') await this.verify(toolId);
+    else if (failed.action === 'repair') await this.repair(toolId);
+    else if (failed.action === 'rollback') await this.rollback(toolId);
+    else await this.refresh();
+  }
+
+  dismissRun(toolId: string): void {
+    delete this.runs[toolId];
+  }
+}
+
+export function createStore(api?: Api): Store {
+  return new Store(api);
+}

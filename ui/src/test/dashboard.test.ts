@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import { emit } from '@tauri-apps/api/event';
+import App from '../App.svelte';
+import { appInfo, mockCommands, sendOnChannel, tool, updateReport } from './ipc';
+
+describe('tools dashboard', () => {
+  it('shows id, versions, signature, and the pending delta with bytes saved', async () => {
+    mockCommands({ app_info: () => appInfo(), list_tools: () => [tool()] });
+    render(App);
+    const card = await screen.findByTestId('tool-card-llama-cpp');
+    const c = within(card);
+    expect(c.getByTestId('tool-id').textContent).toBe('llama-cpp');
+    expect(c.getByTestId('installed-version').textContent).toBe('1.0.0');
+    expect(c.getByTestId('available-version').textContent).toBe('1.1.0');
+    expect(c.getByTestId('signature-badge').textContent).toContain('valid');
+    expect(c.getByTestId('signature-badge').getAttribute('title')).toContain('0123456789abcdef');
+    expect(c.getByTestId('delta-summary').textContent?.replace(/\s+/g, ' ').trim()).toBe(
+      '1 file · 24 KiB to download · 4.7 GiB saved',
+    );
+    const update = c.getByRole('button', { name: 'Update' });
+    expect((update as HTMLButtonElement).disabled).toBe(false);
+  });
+
+  it('disables Update for a tool that is up to date', async () => {
+    mockCommands({
+      app_info: () => appInfo(),
+      list_tools: () => [tool({ up_to_date: true, available_version: '1.0.0', delta: null })],
+    });
+    render(App);
+    const card = await screen.findByTestId('tool-card-llama-cpp');
+    expect((within(card).getByRole('button', { name: 'Update' }) as HTMLButtonElement).disabled).toBe(true);
+    expect(within(card).getByTestId('delta-summary').textContent).toContain('Up to date');
+  });
+
+  it('streams progress from the channel, then shows the final report and refreshes', async () => {
+    let release: (r: unknown) => void = () => {};
+    let channel: unknown;
+    let lists = 0;
+    const calls = mockCommands({
+      app_info: () => appInfo(),
+      list_tools: () => {
+        lists += 1;
+        return lists === 1 ? [tool()] : [tool({ installed_version: '1.1.0', up_to_date: true, delta: null })];
+      },
+      start_update: (args) => {
+        channel = args.onEvent;
+        return new Promise((resolve) => (release = resolve));
+      },
+    });
+    render(App);
+    const card = await screen.findByTestId('tool-card-llama-cpp');
+    await fireEvent.click(within(card).getByRole('button', { name: 'Update' }));
+    expect(calls.start_update?.[0]?.toolId).toBe('llama-cpp');
+
+    sendOnChannel(channel, [
+      { event: 'phase', tool_id: 'llama-cpp', phase: 'fetch' },
+      { event: 'progress', tool_id: 'llama-cpp', bytes_done: 12 * 1024, bytes_total: 24 * 1024, bytes_per_sec: 1024 },
+    ]);
+    const progress = await within(card).findByTestId('run-progress');
+    await waitFor(() => expect(within(progress).getByTestId('run-phase').textContent).toBe('Downloading'));
+    expect(within(progress).getByRole('progressbar').getAttribute('aria-valuenow')).toBe('50');
+    expect(within(progress).getByTestId('run-bytes').textContent).toBe('12 KiB of 24 KiB');
+    expect(within(progress).getByTestId('run-eta').textContent).toBe('12 s left');
+
+    release(updateReport());
+    const report = await within(card).findByTestId('update-report');
+    expect(within(report).getByTestId('report-files-downloaded').textContent).toBe('1');
+    expect(within(report).getByTestId('report-bytes-saved').textContent).toBe('4.7 GiB');
+    await waitFor(() => expect(within(card).getByTestId('installed-version').textContent).toBe('1.1.0'));
+  });
+
+  it('shows a typed error naming the cause, and Retry runs the update again', async () => {
+    let attempts = 0;
+    mockCommands({
+      app_info: () => appInfo(),
+      list_tools: () => [tool()],
+      start_update: () => {
+        attempts += 1;
+        return attempts === 1
+          ? Promise.reject({ kind: 'network', message: 'llama-cpp: cannot fetch manifest http://m/x: refused', retryable: true })
+          : updateReport();
+      },
+    });
+    render(App);
+    const card = await screen.findByTestId('tool-card-llama-cpp');
+    await fireEvent.click(within(card).getByRole('button', { name: 'Update' }));
+    const alert = await within(card).findByTestId('tool-error');
+    expect(alert.textContent).toContain('cannot fetch manifest http://m/x');
+    expect(alert.dataset.kind).toBe('network');
+    await fireEvent.click(within(alert).getByRole('button', { name: 'Retry' }));
+    await within(card).findByTestId('update-report');
+    expect(attempts).toBe(2);
+  });
+
+  it('turns the integrity badge to modified when the watcher reports a change', async () => {
+    mockCommands({ app_info: () => appInfo(), list_tools: () => [tool({ integrity: 'ok' })] });
+    render(App);
+    const card = await screen.findByTestId('tool-card-llama-cpp');
+    expect(within(card).getByTestId('integrity-badge').textContent).toContain('intact');
+    await emit('tool-modified', { tool_id: 'llama-cpp', paths: ['bin/run.sh'] });
+    await waitFor(() => expect(within(card).getByTestId('integrity-badge').textContent).toContain('modified'));
+    const notice = within(card).getByTestId('modified-notice');
+    expect(notice.textContent).toContain('bin/run.sh');
+    expect(within(notice).getByRole('button', { name: 'Repair' })).toBeTruthy();
+  });
+
+  it('says so when nothing is installed', async () => {
+    mockCommands({ app_info: () => appInfo(), list_tools: () => [] });
+    render(App);
+    expect((await screen.findByTestId('no-tools')).textContent).toContain('/var/lib/tooldelta');
+  });
+});
