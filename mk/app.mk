@@ -11,11 +11,16 @@ TEST_TARGETS += test-ui test-gui
 
 .PHONY: app-deps app-ui app app-types test-ui test-app test-gui demo-app
 
-app-deps: ## npm packages of the UI; tauri-driver for the GUI tests (only what is missing)
+app-deps: ## npm packages of the UI, tauri-driver for the GUI tests, ui/dist (only what is missing or stale)
 	@if [ ! -f $(UI_INSTALLED) ] || [ ui/package-lock.json -nt $(UI_INSTALLED) ]; then \
 	  echo "app-deps: npm ci in ui/" >&2; (cd ui && npm ci --no-audit --no-fund); fi
 	@command -v tauri-driver >/dev/null 2>&1 || [ -x "$$HOME/.cargo/bin/tauri-driver" ] || \
 	  { echo "app-deps: cargo install tauri-driver" >&2; $(CARGO) install tauri-driver --locked; }
+	@# Any cargo build of the workspace embeds ui/dist: build it first when it is
+	@# missing, is build.rs's placeholder, or is older than the UI sources.
+	@if [ ! -f ui/dist/index.html ] || grep -q 'UI was not built' ui/dist/index.html || \
+	  [ -n "$$(find ui/src ui/index.html ui/public ui/package-lock.json -newer ui/dist/index.html -print -quit)" ]; then \
+	  echo "app-deps: building ui/dist" >&2; (cd ui && npm run --silent build); fi
 
 app-ui: ## build the web UI into ui/dist (embedded into the app binary)
 	cd ui && npm run build
