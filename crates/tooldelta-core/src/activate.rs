@@ -144,12 +144,32 @@ pub fn swap_current(layout: &Layout, tool_id: &str, version: &str) -> io::Result
     remove_file_if_exists(&tmp)?;
     failpoint!("activate::symlink");
     make_dir_link(&Layout::current_target(version), &tmp)?;
-    failpoint!("activate::swap_rename");
     // COMMIT POINT: after this rename the new release is the active one; before
     // it, `current` still names the old release and nothing else changed it.
-    fs::rename(&tmp, layout.current_link(tool_id))?;
+    if let Err(e) = rename_link(&tmp, &layout.current_link(tool_id)) {
+        // No temporary link is left behind by a swap that did not happen.
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    // Past the commit point the swap has happened: a failed fsync makes it
+    // less durable, not undone, so it is logged rather than reported as a
+    // failed switch (which would claim `current` is unchanged).
+    if let Err(e) = sync_after_swap(&tool_dir) {
+        tracing::warn!("{tool_id}: cannot fsync {}: {e}", tool_dir.display());
+    }
+    Ok(())
+}
+
+/// The commit point's rename (a fail point of its own).
+fn rename_link(tmp: &Path, link: &Path) -> io::Result<()> {
+    failpoint!("activate::swap_rename");
+    fs::rename(tmp, link)
+}
+
+/// Makes the swap durable (a fail point of its own).
+fn sync_after_swap(tool_dir: &Path) -> io::Result<()> {
     failpoint!("activate::swap_fsync");
-    fsync_dir(&tool_dir)
+    fsync_dir(tool_dir)
 }
 
 #[cfg(unix)]

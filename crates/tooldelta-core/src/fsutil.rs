@@ -8,16 +8,26 @@ use std::io::{self, Write};
 use std::path::Path;
 
 /// Returns an I/O error from a fail point when it is configured (feature
-/// `failpoints`); compiles to nothing otherwise.
+/// `failpoints`); compiles to nothing otherwise. `return(enospc)` makes it a
+/// "no space left" error, as a full disk would.
 macro_rules! failpoint {
     ($name:literal) => {
-        fail::fail_point!($name, |_| Err(std::io::Error::other(concat!(
-            "fail point ",
-            $name
-        ))))
+        fail::fail_point!($name, |arg: Option<String>| Err(
+            crate::fsutil::injected_error($name, arg.as_deref())
+        ))
     };
 }
 pub(crate) use failpoint;
+
+/// The error a configured fail point returns.
+#[cfg_attr(not(feature = "failpoints"), allow(dead_code))]
+pub(crate) fn injected_error(name: &str, arg: Option<&str>) -> io::Error {
+    let kind = match arg {
+        Some("enospc") => io::ErrorKind::StorageFull,
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, format!("fail point {name}"))
+}
 
 /// Flushes a folder's entries (new names, renames) to disk.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
@@ -122,6 +132,24 @@ pub fn write_own_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     remove_file_if_exists(path)?;
     let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
     file.write_all(bytes)
+}
+
+/// Removes the temporary files [`write_atomic`] and the `current` swap leave
+/// in `dir` when their process dies before the rename (`.NAME.tmp-PID`).
+/// Only for folders whose writers hold a lock the caller holds too.
+pub fn remove_stale_temps(dir: &Path) -> io::Result<()> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.contains(".tmp-") && !entry.file_type()?.is_dir() {
+            remove_file_if_exists(&entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// Makes a file read-only (a release file must not be edited in place).

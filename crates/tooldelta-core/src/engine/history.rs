@@ -99,7 +99,7 @@ pub(super) async fn rollback(
         Some(installed.version.clone()),
         "rollback",
         false,
-    )?;
+    );
     Ok(RollbackReport {
         tool_id: tool_id.to_owned(),
         from_version: installed.version,

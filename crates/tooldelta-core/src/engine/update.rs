@@ -162,6 +162,12 @@ impl<'a> Update<'a> {
         // An earlier run that died mid-stage left a half-built folder: drop it.
         let staging = self.engine.layout.staging_dir(self.tool_id);
         crate::fsutil::remove_tree_if_exists(&staging).map_err(self.io("remove", &staging))?;
+        // … and one killed mid-write left temporary files (`.state.json.tmp-PID`,
+        // `.current.tmp-PID`); under the tool's lock no live writer owns them.
+        let tool_dir = self.engine.layout.tool_dir(self.tool_id);
+        for dir in [self.engine.layout.manifests_dir(self.tool_id), tool_dir] {
+            crate::fsutil::remove_stale_temps(&dir).map_err(self.io("remove", &dir))?;
+        }
 
         self.phase(Phase::Manifest);
         let installed = remote::installed(self.engine, self.tool_id)?;
@@ -213,7 +219,7 @@ impl<'a> Update<'a> {
             from_version.clone(),
             "update",
             true,
-        )?;
+        );
 
         self.phase(Phase::Cleanup);
         self.cleanup(&state, &version).await;
@@ -362,7 +368,7 @@ impl<'a> Update<'a> {
             }
         }
         drop(running);
-        let totals = failure.map_or(Ok(sum), Err);
+        let totals = failure.map_or(Ok(sum), |e| Err(self.disk_full_or(e, &objects)));
         cancel.cancel();
         progress.emit(self.reporter);
         totals
@@ -402,11 +408,34 @@ impl<'a> Update<'a> {
         }
     }
 
-    fn check_space(&self, objects: &[&crate::diff::PlannedFile]) -> Result<(), UpdateError> {
-        let needed: u64 = objects
+    /// Bytes still to download for `objects` (partials count as done).
+    fn bytes_needed(&self, objects: &[&crate::diff::PlannedFile]) -> u64 {
+        objects
             .iter()
             .map(|f| f.size.saturating_sub(self.store.partial_len(&f.sha256)))
-            .sum();
+            .sum()
+    }
+
+    /// A download that failed for lack of space says how much is needed and
+    /// free, as the check before the download does (the disk may fill up
+    /// after it, e.g. through another program).
+    fn disk_full_or(&self, err: UpdateError, objects: &[&crate::diff::PlannedFile]) -> UpdateError {
+        let full = matches!(&err, UpdateError::Fetch { source, .. }
+            if matches!(&**source, FetchError::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::StorageFull));
+        if !full {
+            return err;
+        }
+        UpdateError::DiskFull {
+            tool_id: self.tool_id.to_owned(),
+            path: self.engine.layout.objects_dir(),
+            needed: self.bytes_needed(objects),
+            free: self.store.free_space().unwrap_or(0),
+        }
+    }
+
+    fn check_space(&self, objects: &[&crate::diff::PlannedFile]) -> Result<(), UpdateError> {
+        let needed = self.bytes_needed(objects);
         if needed == 0 {
             return Ok(());
         }
@@ -450,7 +479,13 @@ impl<'a> Update<'a> {
         .map_err(|e| std::io::Error::other(e.to_string()))
         .and_then(|r| r);
         let releases = self.engine.layout.releases_dir(self.tool_id);
-        staged.map_err(self.io("stage", &releases))?;
+        if let Err(e) = staged {
+            // A half-built release is no use to anyone: leave no temporary
+            // folder behind (the next run would clear it, but may never come).
+            let staging = self.engine.layout.staging_dir(self.tool_id).join(version);
+            let _ = crate::fsutil::remove_tree_if_exists(&staging);
+            return Err(self.io("stage", &releases)(e));
+        }
         if self.cancel.is_cancelled() {
             return Err(self.cancelled());
         }
@@ -469,7 +504,7 @@ impl<'a> Update<'a> {
         from_version: Option<String>,
         action: &str,
         raise_floor: bool,
-    ) -> Result<(), UpdateError> {
+    ) {
         state.record(
             HistoryEntry {
                 version: version.to_owned(),
@@ -481,7 +516,13 @@ impl<'a> Update<'a> {
             raise_floor,
         );
         let path = self.engine.layout.state_path(self.tool_id);
-        state.save(&path).map_err(self.io("write", &path))
+        // Past the commit point: the new release is active, so a failed state
+        // write must not turn the update into a reported failure (CONTRACT §3:
+        // a failed update leaves `current` as it was). The floor survives it:
+        // the next run takes the active version as a floor too.
+        if let Err(e) = state.save(&path) {
+            tracing::warn!("{}: cannot write {}: {e}", self.tool_id, path.display());
+        }
     }
 
     /// Prunes old releases, then collects the objects only they referenced.
