@@ -19,6 +19,8 @@ use crate::hash::{ContentDigest, HASH_BUF_SIZE, HashingWriter};
 const CHANNEL_CHUNKS: usize = 8;
 /// Write buffer: large writes keep syscall overhead out of the profile.
 const WRITE_BUF: usize = 1 << 20;
+/// Bytes written between two early write-backs of a large download.
+const WRITEBACK_EVERY: u64 = 128 << 20;
 
 type Writer = HashingWriter<BufWriter<File>>;
 
@@ -34,9 +36,15 @@ impl Sink {
     /// Opens `path`, keeps its first `offset` bytes (re-hashing them, so the
     /// digest covers the whole file) and drops anything after them.
     pub fn open(path: &Path, offset: u64) -> Self {
+        Self::open_with_writeback(path, offset, WRITEBACK_EVERY)
+    }
+
+    /// [`Sink::open`] with early write-backs every `writeback_every` bytes.
+    fn open_with_writeback(path: &Path, offset: u64, writeback_every: u64) -> Self {
         let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
         let owned = path.to_owned();
-        let task = tokio::task::spawn_blocking(move || write_loop(&owned, offset, rx));
+        let task =
+            tokio::task::spawn_blocking(move || write_loop(&owned, offset, rx, writeback_every));
         Self {
             path: path.to_owned(),
             tx: Some(tx),
@@ -84,7 +92,12 @@ impl Sink {
     }
 }
 
-fn write_loop(path: &Path, offset: u64, mut rx: mpsc::Receiver<Bytes>) -> io::Result<Writer> {
+fn write_loop(
+    path: &Path,
+    offset: u64,
+    mut rx: mpsc::Receiver<Bytes>,
+    writeback_every: u64,
+) -> io::Result<Writer> {
     failpoint!("fetch::open");
     // Never through a symlink or hard link planted in the partial folder.
     let mut file = crate::fsutil::open_own_file(path)?;
@@ -93,12 +106,69 @@ fn write_loop(path: &Path, offset: u64, mut rx: mpsc::Receiver<Bytes>) -> io::Re
     file.seek(SeekFrom::Start(offset))?;
     let mut writer =
         HashingWriter::resume(BufWriter::with_capacity(WRITE_BUF, file), hasher, offset);
+    let mut writeback: Option<EarlyWriteback> = None;
+    let mut since_writeback = 0;
     while let Some(chunk) = rx.blocking_recv() {
         failpoint!("fetch::write");
         writer.write_all(&chunk)?;
+        since_writeback += chunk.len() as u64;
+        if since_writeback >= writeback_every {
+            since_writeback = 0;
+            if writeback.is_none() {
+                writeback = Some(EarlyWriteback::start(writer.get_mut().get_ref())?);
+            }
+            if let Some(writeback) = &writeback {
+                writeback.kick();
+            }
+        }
     }
     writer.flush()?;
+    if let Some(writeback) = writeback {
+        writeback.stop()?;
+    }
     Ok(writer)
+}
+
+/// Gets the disk writing a large download while it still arrives: every
+/// [`WRITEBACK_EVERY`] bytes a helper thread `fdatasync`s the file, and the
+/// writer never waits for it, so the fsync after the last byte finds little
+/// left to write — what `sync FILE` after `curl -o` does at the end, done
+/// along the way (dpkg uses `sync_file_range` for the same reason).
+struct EarlyWriteback {
+    kick: std::sync::mpsc::SyncSender<()>,
+    thread: std::thread::JoinHandle<io::Result<()>>,
+}
+
+impl EarlyWriteback {
+    fn start(file: &File) -> io::Result<Self> {
+        let file = file.try_clone()?;
+        let (kick, kicks) = std::sync::mpsc::sync_channel(1);
+        let thread = std::thread::Builder::new()
+            .name("tooldelta-writeback".into())
+            .spawn(move || {
+                // The kernel reports a write-back error once per open file:
+                // the first one is kept here and returned by `stop`, never
+                // left for the final fsync to miss.
+                while kicks.recv().is_ok() {
+                    file.sync_data()?;
+                }
+                Ok(())
+            })?;
+        Ok(Self { kick, thread })
+    }
+
+    /// Asks for a write-back; one already asked for and not yet begun covers it.
+    fn kick(&self) {
+        let _ = self.kick.try_send(());
+    }
+
+    /// Waits for the write-back under way and returns its error, if any.
+    fn stop(self) -> io::Result<()> {
+        drop(self.kick);
+        self.thread
+            .join()
+            .map_err(|_| io::Error::other("the write-back thread panicked"))?
+    }
 }
 
 /// Hashes the first `offset` bytes already on disk (rustup's re-seed).
@@ -139,6 +209,31 @@ mod tests {
         let digest = sink.finish().await.unwrap();
         assert_eq!(digest, hash_bytes(b"hello, world"));
         assert_eq!(std::fs::read(&path).unwrap(), b"hello, world");
+    }
+
+    #[tokio::test]
+    async fn early_write_backs_keep_the_content_and_its_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.partial");
+        let data: Vec<u8> = (0..40_000u32).map(|i| (i % 253) as u8).collect();
+        // A write-back every 4 KiB: several run while chunks keep coming.
+        let mut sink = Sink::open_with_writeback(&path, 0, 4096);
+        for chunk in data.chunks(1000) {
+            sink.write(Bytes::copy_from_slice(chunk)).await.unwrap();
+        }
+        let digest = sink.finish().await.unwrap();
+        assert_eq!(digest, hash_bytes(&data));
+        assert_eq!(std::fs::read(&path).unwrap(), data);
+    }
+
+    #[test]
+    fn a_write_back_thread_syncs_on_request_and_stops_cleanly() {
+        let file = tempfile::tempfile().unwrap();
+        let writeback = EarlyWriteback::start(&file).unwrap();
+        (&file).write_all(b"some bytes").unwrap();
+        writeback.kick();
+        writeback.kick();
+        writeback.stop().unwrap();
     }
 
     #[tokio::test]
