@@ -124,14 +124,17 @@ class Row:
 class Table:
     rows: list[Row] = field(default_factory=list)
 
-    def add(self, name, ours, reference, reference_name, limit=None, at_least=None, note=""):
+    def add(self, name, ours, reference, reference_name, limit=None, at_least=None, note="", check=None):
         """Adds a ratio row; `limit` = ratio must be ≤, `at_least` = speed-up
-        (reference / ours) must be ≥; neither = informative only."""
+        (reference / ours) must be ≥, `check` = (target text, ok) decided by
+        the caller; none of them = informative only."""
         ratio = ours / reference if reference else float("inf")
         if limit is not None:
             target, ok = f"≤ {limit}", ratio <= limit
         elif at_least is not None:
             target, ok = f"≥ {at_least}x faster", (reference / ours if ours else 0) >= at_least
+        elif check is not None:
+            target, ok = check
         else:
             target, ok = "—", None
         row = Row(name, ours, reference, reference_name, target, ok, note)

@@ -26,7 +26,9 @@ bench-serving: bench-build ## our mirror vs nginx: 1 GiB to curl, 64 ranged wrk 
 bench-update: bench-build ## install vs curl+sync, small delta vs cp -a, verify, RSS, resume
 	$(BENCH_PY) update.py
 
+# Old results go first, so the report lists only this run's benchmarks.
 bench-criterion: ## Criterion: hashing, canonical JSON, diff of a 100 000-file manifest
+	rm -rf target/criterion
 	$(CARGO) bench -p tooldelta-core --bench core
 
 bench-scaling: bench-build bench-plot-deps ## time vs model size (10 MiB → 4 GiB) and the plot
