@@ -35,3 +35,38 @@ impl Reporter for ChannelReporter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tooldelta_core::events::Phase;
+
+    use super::*;
+    use crate::dto::Operation;
+
+    fn phase(p: Phase) -> Event {
+        Event::Phase {
+            tool_id: "t".into(),
+            phase: p,
+        }
+    }
+
+    #[test]
+    fn a_closed_window_drops_events_but_the_run_snapshot_still_follows() {
+        let runs = Arc::new(Runs::default());
+        let _guard = runs.start("t", Operation::Update).unwrap();
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&attempts);
+        // A channel whose window is gone: every send fails.
+        let channel = Channel::new(move |_| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            Err(tauri::Error::WebviewNotFound)
+        });
+        let reporter = ChannelReporter::new(channel, Arc::clone(&runs), "t");
+        reporter.report(&phase(Phase::Fetch));
+        reporter.report(&phase(Phase::Activate));
+        assert_eq!(attempts.load(Ordering::SeqCst), 2);
+        assert_eq!(runs.snapshot("t").unwrap().phase, Some(Phase::Activate));
+    }
+}

@@ -52,6 +52,7 @@ pub fn run(cmd: &mut Command) -> String {
 pub struct Fixture {
     pub dir: tempfile::TempDir,
     pub mirror_url: String,
+    pub mirror_port: u16,
     pub root: PathBuf,
     pub trust: PathBuf,
     pub store: PathBuf,
@@ -61,6 +62,11 @@ pub struct Fixture {
 impl Fixture {
     /// Publishes `versions` of the demo tool, serves them, installs `installed`.
     pub async fn new(versions: &[&str], installed: &str) -> Fixture {
+        Self::with_new_file(versions, installed, 0).await
+    }
+
+    /// Same, with a file of `new_bytes` that only the last version has.
+    pub async fn with_new_file(versions: &[&str], installed: &str, new_bytes: usize) -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = dir.path().join("store");
         let trust = repo().join("fixtures/keys/test-only.public.pem");
@@ -70,6 +76,10 @@ impl Fixture {
             let tree = tree_dir(dir.path(), v);
             copy_tree(&repo().join("fixtures/demo-tool").join(v), &tree);
             std::fs::write(tree.join("models/base-Q4_K_M.gguf"), &model).expect("model");
+            if new_bytes > 0 && Some(v) == versions.last() {
+                let lora: Vec<u8> = (0..new_bytes).map(|i| (i * 7 % 253) as u8).collect();
+                std::fs::write(tree.join("models/lora.gguf"), lora).expect("new file");
+            }
             let manifest = dir.path().join(format!("{v}.json"));
             run(Command::new(bin("tooldelta"))
                 .args(["publish", "--tool-id", TOOL, "--version", v])
@@ -106,6 +116,7 @@ impl Fixture {
         let fixture = Fixture {
             root: dir.path().join("root"),
             mirror_url: format!("http://127.0.0.1:{port}"),
+            mirror_port: port,
             trust,
             store,
             dir,

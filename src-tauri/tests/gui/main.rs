@@ -7,6 +7,7 @@
 mod fixture;
 mod minisign;
 mod procs;
+mod throttle;
 mod webdriver;
 
 use std::process::Command;
@@ -28,8 +29,14 @@ impl Gui {
         let (xvfb, display) = procs::xvfb();
         let mut env = fixture.env();
         env.extend_from_slice(extra_env);
-        let (driver, port) =
-            procs::tauri_driver(&display, &env, &fixture.dir.path().join("driver.log"));
+        // Kept after the run (target/gui-logs) for a failure's post-mortem.
+        let logs = webdriver::screenshot_dir().join("../gui-logs");
+        std::fs::create_dir_all(&logs).expect("log dir");
+        let name = std::thread::current()
+            .name()
+            .unwrap_or("gui")
+            .replace("::", "-");
+        let (driver, port) = procs::tauri_driver(&display, &env, &logs.join(format!("{name}.log")));
         let app = std::path::PathBuf::from(env!("CARGO_BIN_EXE_tooldelta-app"));
         let session = Session::start(port, &app, args).await;
         Gui {
@@ -125,6 +132,55 @@ async fn dashboard_shows_the_pending_delta_and_update_installs_the_new_version()
     let cli = cli_verify(&fixture);
     assert_eq!(cli["ok"], true, "{cli}");
     assert_eq!(cli["version"], "1.1.0", "{cli}");
+    assert_eq!(files(&fixture.current()), files(&fixture.tree("1.1.0")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, tauri-driver and the workspace binaries: make test-gui"]
+async fn update_progress_is_shown_live_while_the_download_runs() {
+    // 3 MiB new at 1 MiB/s through a throttling proxy: about three seconds to watch.
+    let fixture = Fixture::with_new_file(&["1.0.0", "1.1.0"], "1.0.0", 3 << 20).await;
+    let proxy = throttle::Throttle::start(fixture.mirror_port, 1 << 20);
+    let mirror = format!("http://127.0.0.1:{}", proxy.port);
+    let gui = Gui::open(&fixture, &[], &[("TOOLDELTA_MIRROR", mirror)]).await;
+    let s = gui.s();
+    s.wait_text(&card("available-version"), "1.1.0", |t| t == "1.1.0")
+        .await;
+    s.wait_text(&card("delta-summary"), "3 MiB to download", |t| {
+        t.contains("3.0 MiB to download")
+    })
+    .await;
+
+    // Record every state the progress view goes through.
+    s.exec(
+        "window.__seen = []; new MutationObserver(() => { \
+           const p = document.querySelector('[data-testid=\"run-progress\"]'); \
+           if (p) { const b = p.querySelector('[role=progressbar]'); \
+             window.__seen.push([p.dataset.phase, b && b.getAttribute('aria-valuenow')]); } \
+         }).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true}); \
+         return true;",
+    )
+    .await;
+    s.click(&s.find(&card("update-button")).await.expect("Update"))
+        .await;
+    s.wait_text(&card("run-bytes"), "a MiB arriving", |t| {
+        t.contains("MiB of")
+    })
+    .await;
+    s.screenshot("dashboard-progress").await;
+    s.wait_for(&card("update-report")).await;
+
+    let seen = s.exec("return window.__seen").await;
+    let midway = seen.as_array().expect("array").iter().any(|e| {
+        let value = e[1].as_str().and_then(|v| v.parse::<f64>().ok());
+        e[0] == "fetch" && value.is_some_and(|v| v > 0.0 && v < 100.0)
+    });
+    assert!(
+        midway,
+        "no fetch progress between 0 and 100 % was shown: {seen}"
+    );
+    gui.close().await;
+    drop(proxy);
     assert_eq!(files(&fixture.current()), files(&fixture.tree("1.1.0")));
 }
 

@@ -128,24 +128,33 @@ pub fn tauri_driver_bin() -> PathBuf {
 }
 
 /// Starts tauri-driver on the display with `env` (the app inherits it).
+/// Free ports are picked then released, so another process can take one
+/// first: a driver that exits right after starting is started again on others.
 pub fn tauri_driver(display: &str, env: &[(&str, String)], log: &Path) -> (Proc, u16) {
-    let port = free_port();
-    let native = free_port();
-    let log = std::fs::File::create(log).expect("driver log");
-    let mut cmd = Command::new(tauri_driver_bin());
-    cmd.args([
-        "--port",
-        &port.to_string(),
-        "--native-port",
-        &native.to_string(),
-    ])
-    .env("DISPLAY", display)
-    .stdout(log.try_clone().expect("log"))
-    .stderr(log);
-    for (k, v) in env {
-        cmd.env(k, v);
+    for _ in 0..3 {
+        let port = free_port();
+        let native = free_port();
+        let log = std::fs::File::create(log).expect("driver log");
+        let mut cmd = Command::new(tauri_driver_bin());
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ])
+        .env("DISPLAY", display)
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut proc = Proc::spawn("tauri-driver", &mut cmd);
+        wait_for_port(&mut proc, port);
+        std::thread::sleep(Duration::from_millis(300));
+        if let Ok(None) = proc.child.try_wait() {
+            return (proc, port);
+        }
+        eprintln!("tauri-driver exited at start (port {port} or {native} taken?); retrying");
     }
-    let mut proc = Proc::spawn("tauri-driver", &mut cmd);
-    wait_for_port(&mut proc, port);
-    (proc, port)
+    panic!("tauri-driver would not start; see {}", log.display());
 }
