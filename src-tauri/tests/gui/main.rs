@@ -307,6 +307,8 @@ async fn check_for_app_updates_finds_the_release_the_mirror_offers() {
         t == "9.9.9"
     })
     .await;
+    s.exec("document.querySelector('[data-testid=\"app-update\"]').scrollIntoView(); return true;")
+        .await;
     assert!(s.page_text().await.contains("Faster updates"));
     s.screenshot("settings-app-update").await;
     gui.close().await;
