@@ -67,6 +67,12 @@ impl Store {
         self.layout.partial_path(sha256)
     }
 
+    /// The lock file that makes one updater at a time fetch this content
+    /// (the store is shared by every tool under the root).
+    pub fn fetch_lock_path(&self, sha256: &str) -> PathBuf {
+        self.layout.partial_dir().join(format!("{sha256}.lock"))
+    }
+
     /// The ETag file beside the partial.
     pub fn etag_path(&self, sha256: &str) -> PathBuf {
         self.layout.etag_path(sha256)

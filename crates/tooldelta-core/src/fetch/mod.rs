@@ -272,6 +272,36 @@ impl Fetcher {
         reporter: &dyn Reporter,
         cancel: &CancellationToken,
     ) -> Result<Fetched, FetchError> {
+        // The store is shared by every tool under the root, and updaters of
+        // different tools run at once: one content is fetched by one of them
+        // at a time (they would write the same `.partial`, and one's persist
+        // would pull it from under the other).
+        let lock_path = store.fetch_lock_path(&job.file.sha256);
+        let lock = lock_object(&lock_path, cancel).await?;
+        if store.contains(&job.file.sha256, job.file.size) {
+            // Brought in by the updater we waited for.
+            return Ok(Fetched::default());
+        }
+        let fetched = self
+            .fetch_object_locked(store, job, progress, reporter, cancel)
+            .await;
+        if fetched.is_ok() {
+            // Safe to unlink while held: whoever locks this name (or the old
+            // inode) next finds the object stored and stops there.
+            let _ = std::fs::remove_file(&lock_path);
+        }
+        drop(lock);
+        fetched
+    }
+
+    async fn fetch_object_locked(
+        &self,
+        store: &Store,
+        job: &ObjectJob<'_>,
+        progress: &Progress,
+        reporter: &dyn Reporter,
+        cancel: &CancellationToken,
+    ) -> Result<Fetched, FetchError> {
         let mut run = attempt::ObjectRun::new(self, store, job, progress, reporter, cancel);
         let initial = run.start();
         reporter.report(&Event::FileStarted {
@@ -327,6 +357,30 @@ impl Fetcher {
             }
         }
         Err(most_telling(failures))
+    }
+}
+
+/// Waits (cancellably) for the per-object fetch lock.
+async fn lock_object(
+    path: &std::path::Path,
+    cancel: &CancellationToken,
+) -> Result<crate::lock::FileLock, FetchError> {
+    loop {
+        match crate::lock::FileLock::try_exclusive(path) {
+            Ok(Some(lock)) => return Ok(lock),
+            Ok(None) => {
+                tokio::select! {
+                    () = cancel.cancelled() => return Err(FetchError::Cancelled),
+                    () = tokio::time::sleep(Duration::from_millis(20)) => {}
+                }
+            }
+            Err(source) => {
+                return Err(FetchError::Io {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        }
     }
 }
 
