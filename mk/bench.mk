@@ -7,12 +7,12 @@
 #   BENCH_QUICK=1 make bench        a few minutes, small files
 #   BENCH_RUNS, BENCH_HASH_MB, BENCH_MODEL_MB, BENCH_SCALE_MB=10,100,1024,4096, …
 
-BENCH_TARGETS += bench-build bench-hashing bench-serving bench-update bench-criterion bench-scaling bench-report
+BENCH_TARGETS += bench-build bench-hashing bench-serving bench-update bench-criterion bench-scaling bench-app bench-report
 
 BENCH_PY := cd bench && python3
 
 .PHONY: bench-build bench-hashing bench-serving bench-update bench-criterion bench-scaling \
-        bench-plot-deps bench-report bench-docs
+        bench-app bench-plot-deps bench-report bench-docs
 
 bench-build: ## release binaries the benchmarks run (not the desktop app)
 	$(CARGO) build --release -p tooldelta-cli -p tooldelta-mirror -p tooldelta-testkit
@@ -34,6 +34,9 @@ bench-criterion: ## Criterion: hashing, canonical JSON, diff of a 100 000-file m
 bench-scaling: bench-build bench-plot-deps ## time vs model size (10 MiB → 4 GiB) and the plot
 	$(BENCH_PY) scaling.py
 	$(BENCH_PY) plot.py
+
+bench-app: bench-build ## the desktop app under Xvfb: window mapped, idle CPU (needs `make app` first)
+	$(BENCH_PY) app.py
 
 # matplotlib from PyPI draws the PNG; without it plot.py still writes an SVG.
 bench-plot-deps:
