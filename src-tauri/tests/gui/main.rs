@@ -26,6 +26,16 @@ struct Gui {
 
 impl Gui {
     async fn open(fixture: &Fixture, args: &[&str], extra_env: &[(&'static str, String)]) -> Gui {
+        let app = std::path::PathBuf::from(env!("CARGO_BIN_EXE_tooldelta-app"));
+        Self::open_binary(fixture, &app, args, extra_env).await
+    }
+
+    async fn open_binary(
+        fixture: &Fixture,
+        app: &std::path::Path,
+        args: &[&str],
+        extra_env: &[(&'static str, String)],
+    ) -> Gui {
         let (xvfb, display) = procs::xvfb();
         let mut env = fixture.env();
         env.extend_from_slice(extra_env);
@@ -37,8 +47,7 @@ impl Gui {
             .unwrap_or("gui")
             .replace("::", "-");
         let (driver, port) = procs::tauri_driver(&display, &env, &logs.join(format!("{name}.log")));
-        let app = std::path::PathBuf::from(env!("CARGO_BIN_EXE_tooldelta-app"));
-        let session = Session::start(port, &app, args).await;
+        let session = Session::start(port, app, args).await;
         Gui {
             session: Some(session),
             _driver: driver,
@@ -312,4 +321,71 @@ async fn check_for_app_updates_finds_the_release_the_mirror_offers() {
     assert!(s.page_text().await.contains("Faster updates"));
     s.screenshot("settings-app-update").await;
     gui.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, tauri-driver and the workspace binaries: make test-gui"]
+async fn an_app_update_whose_bytes_do_not_match_its_signature_is_refused() {
+    let fixture = Fixture::new(&["1.0.0"], "1.0.0").await;
+    let key = minisign::Key::generate();
+    let artifact = fixture
+        .dir
+        .path()
+        .join("tooldelta-app_9.9.9_amd64.AppImage");
+    std::fs::write(&artifact, b"tampered bytes").expect("artifact");
+    let sig = fixture.dir.path().join("app.sig");
+    std::fs::write(&sig, key.sign_b64(b"the bytes HQ signed", "9.9.9")).expect("sig");
+    run(Command::new(bin("tooldelta-mirror"))
+        .arg("import-app")
+        .arg("--store")
+        .arg(&fixture.store)
+        .args([
+            "--target",
+            "linux",
+            "--arch",
+            std::env::consts::ARCH,
+            "--version",
+            "9.9.9",
+        ])
+        .arg("--signature")
+        .arg(&sig)
+        .arg("--artifact")
+        .arg(&artifact));
+    // A copy of the app: were the check broken, only the copy would be replaced.
+    let app = fixture.dir.path().join("tooldelta-app");
+    std::fs::copy(env!("CARGO_BIN_EXE_tooldelta-app"), &app).expect("copy app");
+    let before = std::fs::read(&app).expect("read app");
+
+    let gui = Gui::open_binary(
+        &fixture,
+        &app,
+        &[],
+        &[("TOOLDELTA_APP_UPDATE_PUBKEY", key.public_b64())],
+    )
+    .await;
+    let s = gui.s();
+    s.click(&s.wait_for("[data-testid=\"nav-settings\"]").await)
+        .await;
+    s.click(&s.wait_for("[data-testid=\"check-app-update\"]").await)
+        .await;
+    s.wait_text("[data-testid=\"app-update-version\"]", "9.9.9", |t| {
+        t == "9.9.9"
+    })
+    .await;
+    let install = s.wait_for("[data-testid=\"install-app-update\"]").await;
+    s.click(&install).await;
+    let err = s
+        .wait_text("[data-testid=\"app-update-error\"]", "a refusal", |t| {
+            !t.is_empty()
+        })
+        .await;
+    assert!(err.contains("integrity"), "{err}");
+    s.exec("document.querySelector('[data-testid=\"app-update\"]').scrollIntoView(); return true;")
+        .await;
+    s.screenshot("settings-app-update-refused").await;
+    gui.close().await;
+    assert!(
+        std::fs::read(&app).expect("read app") == before,
+        "the app binary changed"
+    );
 }
