@@ -3,7 +3,11 @@
 # member: plain `cargo build` skips it, these targets build it.
 
 APP_BIN := target/debug/tooldelta-app
-# npm ci runs again only when the lock file changed since the last install.
+# npm installs again only when the lock file changed since the last install.
+# `npm install`, not `npm ci`: with this machine's npm 11 and
+# omit-lockfile-registry-resolved, `npm ci` on a fresh clone refuses the lock
+# ("Missing: @rollup/rollup-<other platforms>") although `npm install`
+# installs exactly the locked versions and leaves the lock unchanged.
 UI_INSTALLED := ui/node_modules/.package-lock.json
 
 DEPS_TARGETS += app-deps
@@ -13,7 +17,7 @@ TEST_TARGETS += test-ui test-gui
 
 app-deps: ## npm packages of the UI, tauri-driver for the GUI tests, ui/dist (only what is missing or stale)
 	@if [ ! -f $(UI_INSTALLED) ] || [ ui/package-lock.json -nt $(UI_INSTALLED) ]; then \
-	  echo "app-deps: npm ci in ui/" >&2; (cd ui && npm ci --no-audit --no-fund); fi
+	  echo "app-deps: npm install in ui/" >&2; (cd ui && npm install --no-audit --no-fund); fi
 	@command -v tauri-driver >/dev/null 2>&1 || [ -x "$$HOME/.cargo/bin/tauri-driver" ] || \
 	  { echo "app-deps: cargo install tauri-driver" >&2; $(CARGO) install tauri-driver --locked; }
 	@# Any cargo build of the workspace embeds ui/dist: build it first when it is
