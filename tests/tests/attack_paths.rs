@@ -171,11 +171,11 @@ fn signed_paths_that_reach_past_the_root_are_refused_and_nothing_lands_outside()
         ("readme.MD", "path-case-collision"),
         ("models/model.gguf", "path-duplicate"),
     ];
-    for (path, rule) in cases {
+    for (i, (path, rule)) in cases.iter().enumerate() {
         publish_with_extra_path(&world, path);
         let before = snapshot(&world.work(), &[&root]);
         let out = world.update(&root, &server.url(), &[]);
-        assert_refused(&out, &[rule]);
+        assert_refused(&out, &[*rule]);
         assert_active(&root, world.tree(OLD), OLD);
         assert_same(
             &before,
@@ -190,7 +190,7 @@ fn signed_paths_that_reach_past_the_root_are_refused_and_nothing_lands_outside()
             leftovers(&root)
         );
         record_figures(
-            &format!("attack-path-{rule}"),
+            &format!("attack-path-{i:02}-{rule}"),
             &json!({"refused": true, "path": path}),
         );
     }

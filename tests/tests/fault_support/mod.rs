@@ -298,6 +298,11 @@ pub fn assert_refused(out: &CmdOutput, needles: &[&str]) -> String {
     out.assert_failure();
     assert!(!out.timed_out, "the command hung:\n{}", out.stderr);
     let message = error_message(out);
+    assert!(
+        out.stderr.contains("error:"),
+        "a refusal must print its error on stderr:\n{}",
+        out.stderr
+    );
     for needle in needles {
         assert!(
             message.contains(needle),
