@@ -105,6 +105,26 @@ def compare(contenders: list[tuple], runs: int = RUNS) -> list[Sample]:
     return [summarize(ss) for ss in samples]
 
 
+def cpu_idle_share(interval: float = 0.2) -> float:
+    """Share of all cores idle over `interval` seconds (from /proc/stat)."""
+    def sample():
+        fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, total
+    idle0, total0 = sample()
+    time.sleep(interval)
+    idle1, total1 = sample()
+    return (idle1 - idle0) / max(1, total1 - total0)
+
+
+def wait_for_quiet(share: float = 0.85, max_wait: float = 15.0) -> None:
+    """Waits (untimed, bounded) until other processes leave the cores mostly
+    idle: a row that needs every core at once means nothing while someone
+    else's build holds one."""
+    deadline = time.monotonic() + max_wait
+    while cpu_idle_share() < share and time.monotonic() < deadline:
+        pass
+
+
 @dataclass
 class Row:
     name: str

@@ -7,6 +7,7 @@ docs/performance.md and copies the plot to docs/scaling.png."""
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 
@@ -76,10 +77,22 @@ def command() -> str:
     return f"{settings} make bench".strip()
 
 
+def revision() -> str:
+    """The commit measured, and whether the working tree had more."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "an unknown revision"
+    return f"commit {head}" + (" plus uncommitted changes in the tree" if dirty else "")
+
+
 def build(rows_md: str, rows: list[Row]) -> str:
     misses = [r.name for r in rows if r.ok is False]
     parts = [
-        f"Run: `{command()}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        f"Run: `{command()}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {revision()}.",
         f"Machine: {machine()}; shared with other builds and tests while it ran, so only the ratios "
         "(ours and the reference side by side in the same run, interleaved, best of several) mean much.",
         "",

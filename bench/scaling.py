@@ -10,10 +10,9 @@ Sizes: BENCH_SCALE_MB (comma-separated MiB), repeats: BENCH_SCALE_RUNS.
 import json
 import os
 import shutil
-import subprocess
 
 from harness import MIB, QUICK, TOOL, WORK, bin, compare, fixture, mirror_server, warm
-from update import rm, update_cmd
+from update import fresh_root, rm, settle, update_cmd
 
 SIZES = [int(s) for s in os.environ.get("BENCH_SCALE_MB", "10,50" if QUICK else "10,100,1024,4096").split(",")]
 RUNS = int(os.environ.get("BENCH_SCALE_RUNS", "2"))
@@ -37,13 +36,9 @@ def one_size(size_mb: int) -> dict:
         root.rename(template)
         installed = template / "tools" / TOOL / "current"
 
-        def fresh_v1():
-            rm(root)
-            subprocess.run(["cp", "-al", str(template), str(root)], check=True)
-
         delta, cp = compare([
-            (update_cmd(url, root, "2.0.0"), fresh_v1),
-            (["cp", "-a", f"{installed}/.", str(copy)], lambda: rm(copy)),
+            (update_cmd(url, root, "2.0.0"), lambda: fresh_root(template, root, copy)),
+            (["cp", "-a", f"{installed}/.", str(copy)], lambda: settle(copy)),
         ], runs=RUNS)
         rm(copy)
         model = installed / fx.model_rel

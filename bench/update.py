@@ -14,6 +14,7 @@
 """
 
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -39,6 +40,24 @@ def rm(path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink(missing_ok=True)
+
+
+def settle(*paths) -> None:
+    """Removes earlier outputs and lets the disk write back what is pending
+    (untimed): `cp -a` leaves a GiB of dirty pages that the next run's
+    fsyncs would otherwise pay for."""
+    for path in paths:
+        rm(path)
+    os.sync()
+
+
+def fresh_root(template, root, copy) -> None:
+    """A root with v1 installed, as a hardlinked copy of `template`: the
+    store's objects and releases are read-only and only ever replaced by
+    rename, so a linked copy is an independent root."""
+    rm(root)
+    subprocess.run(["cp", "-al", str(template), str(root)], check=True)
+    settle(copy)
 
 
 def main() -> None:
@@ -78,15 +97,9 @@ def small_delta_and_verify(table: Table, fx, url: str) -> None:
                    stderr=subprocess.DEVNULL)
     installed = template / "tools" / TOOL / "current"
 
-    def fresh_v1():
-        # Hardlinks: the store's objects and releases are read-only and only
-        # ever replaced by rename, so a linked copy is an independent root.
-        rm(root)
-        subprocess.run(["cp", "-al", str(template), str(root)], check=True)
-
     small, cp = compare([
-        (update_cmd(url, root, "2.0.0"), fresh_v1),
-        (["cp", "-a", f"{installed}/.", str(copy)], lambda: rm(copy)),
+        (update_cmd(url, root, "2.0.0"), lambda: fresh_root(template, root, copy)),
+        (["cp", "-a", f"{installed}/.", str(copy)], lambda: settle(copy)),
     ])
     rm(copy)
     table.add(f"one-small-file update, {SIZE_MB} MiB model (s)", small.seconds, cp.seconds,
