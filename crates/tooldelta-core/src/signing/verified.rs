@@ -212,14 +212,14 @@ fn check_version(
     policy: &TrustPolicy<'_>,
 ) -> Result<(), TrustError> {
     // An explicit version must be the one served, not a neighbour.
-    if let Some(expected) = policy.version {
-        if expected != version {
-            return Err(TrustError::WrongVersion {
-                tool_id: tool_id.to_owned(),
-                expected: expected.to_string(),
-                found: version.to_string(),
-            });
-        }
+    if let Some(expected) = policy.version
+        && expected != version
+    {
+        return Err(TrustError::WrongVersion {
+            tool_id: tool_id.to_owned(),
+            expected: expected.to_string(),
+            found: version.to_string(),
+        });
     }
     // No rollback below the highest version accepted, unless asked for by name.
     if let Some(highest) = policy.highest_accepted {
