@@ -12,8 +12,8 @@ packages=(
   xvfb xauth webkit2gtk-driver
   # reference tools for tests and benchmarks
   openssl curl nginx-light wrk
-  # benchmarks (make bench): scripts, peak RSS of a child
-  python3 time
+  # benchmarks (make bench): scripts, peak RSS of a child, the app's window (xwininfo)
+  python3 time x11-utils
 )
 
 missing=()
