@@ -1,5 +1,6 @@
 //! A real nginx (Debian `nginx-light`) as a child process with its own
-//! prefix, config, pid and logs, on a free port; killed when dropped.
+//! prefix, config, pid and logs, on a free port; killed when dropped. It runs
+//! with `master_process off`: one process, so a kill leaves no orphaned worker.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -67,7 +68,7 @@ impl Nginx {
             std::fs::create_dir_all(prefix.join(sub)).unwrap();
         }
         let conf = format!(
-            "{user}daemon off;\nworker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/logs/error.log warn;\n\
+            "{user}daemon off;\nmaster_process off;\nworker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/logs/error.log warn;\n\
              events {{ worker_connections 512; }}\n\
              http {{\n  include /etc/nginx/mime.types;\n  default_type application/octet-stream;\n\
              access_log {p}/logs/access.log;\n  client_body_temp_path {p}/tmp/body;\n\
