@@ -39,8 +39,9 @@ use crate::signing::{SignatureCheck, TrustStore};
 
 pub use crate::state::HistoryEntry;
 
-/// How many previous releases are kept for rollback by default.
-pub const DEFAULT_KEEP_RELEASES: usize = 2;
+/// How many previous releases are kept for rollback by default (one value
+/// for the engine and the settings file).
+pub use crate::config::DEFAULT_KEEP_RELEASES;
 
 /// Everything an [`Engine`] needs. Build with [`EngineConfig::new`] and adjust fields.
 #[derive(Debug, Clone)]
