@@ -47,7 +47,9 @@ fn hashing(c: &mut Criterion) {
     let mut group = c.benchmark_group("sha256");
     let data = vec![0x5au8; 16 << 20];
     group.throughput(Throughput::Bytes(data.len() as u64));
-    group.bench_function("hash_bytes 16 MiB", |b| b.iter(|| hash_bytes(black_box(&data))));
+    group.bench_function("hash_bytes 16 MiB", |b| {
+        b.iter(|| hash_bytes(black_box(&data)))
+    });
 
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("blob");
@@ -65,7 +67,9 @@ fn canonical_json(c: &mut Criterion) {
     let mut group = c.benchmark_group("manifest, 100 000 files");
     group.throughput(Throughput::Bytes(bytes.len() as u64));
     group.sample_size(10);
-    group.bench_function("manifest_hash (RFC 8785)", |b| b.iter(|| black_box(&m).compute_hash()));
+    group.bench_function("manifest_hash (RFC 8785)", |b| {
+        b.iter(|| black_box(&m).compute_hash())
+    });
     group.bench_function("parse + canonical hash", |b| {
         b.iter(|| Manifest::parse(black_box(&bytes)).expect("parses"));
     });

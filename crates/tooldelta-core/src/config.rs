@@ -63,10 +63,14 @@ impl Settings {
     /// Reads a settings file. Relative paths in it are resolved against the
     /// file's folder, so a config can travel with its keys.
     pub fn load(path: &Path) -> Result<Self, SettingsError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| SettingsError::Io { path: path.to_owned(), source })?;
-        let mut settings: Self =
-            toml::from_str(&text).map_err(|source| SettingsError::Toml { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut settings: Self = toml::from_str(&text).map_err(|source| SettingsError::Toml {
+            path: path.to_owned(),
+            source,
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         settings.root = settings.root.map(|r| base.join(r));
         settings.trust = settings.trust.into_iter().map(|t| base.join(t)).collect();
@@ -75,7 +79,10 @@ impl Settings {
 
     /// Writes the settings as TOML, atomically (temp file + rename).
     pub fn save(&self, path: &Path) -> Result<(), SettingsError> {
-        let io = |source| SettingsError::Io { path: path.to_owned(), source };
+        let io = |source| SettingsError::Io {
+            path: path.to_owned(),
+            source,
+        };
         let text = toml::to_string_pretty(self).expect("settings always serialize");
         let tmp = path.with_extension("toml.tmp");
         if let Some(dir) = path.parent() {
@@ -90,8 +97,16 @@ impl Settings {
     pub fn or(self, lower: Settings) -> Settings {
         Settings {
             root: self.root.or(lower.root),
-            mirrors: if self.mirrors.is_empty() { lower.mirrors } else { self.mirrors },
-            trust: if self.trust.is_empty() { lower.trust } else { self.trust },
+            mirrors: if self.mirrors.is_empty() {
+                lower.mirrors
+            } else {
+                self.mirrors
+            },
+            trust: if self.trust.is_empty() {
+                lower.trust
+            } else {
+                self.trust
+            },
             keep_releases: self.keep_releases.or(lower.keep_releases),
         }
     }
@@ -110,11 +125,18 @@ mod tests {
     fn relative_paths_follow_the_file_and_flags_win() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("tooldelta.toml");
-        std::fs::write(&file, "root = \"r\"\nmirrors = [\"http://m\"]\ntrust = [\"k.pem\"]\n").unwrap();
+        std::fs::write(
+            &file,
+            "root = \"r\"\nmirrors = [\"http://m\"]\ntrust = [\"k.pem\"]\n",
+        )
+        .unwrap();
         let from_file = Settings::load(&file).unwrap();
         assert_eq!(from_file.root, Some(dir.path().join("r")));
         assert_eq!(from_file.trust, vec![dir.path().join("k.pem")]);
-        let flags = Settings { mirrors: vec!["http://flag".into()], ..Settings::default() };
+        let flags = Settings {
+            mirrors: vec!["http://flag".into()],
+            ..Settings::default()
+        };
         let merged = flags.or(from_file);
         assert_eq!(merged.mirrors, ["http://flag"]);
         assert_eq!(merged.root, Some(dir.path().join("r")));
@@ -134,7 +156,11 @@ mod tests {
     fn save_then_load_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("s.toml");
-        let s = Settings { root: Some(dir.path().join("root")), keep_releases: Some(3), ..Settings::default() };
+        let s = Settings {
+            root: Some(dir.path().join("root")),
+            keep_releases: Some(3),
+            ..Settings::default()
+        };
         s.save(&file).unwrap();
         assert_eq!(Settings::load(&file).unwrap(), s);
     }

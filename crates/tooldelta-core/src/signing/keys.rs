@@ -78,7 +78,10 @@ pub fn read_public_key(path: &Path) -> Result<VerifyingKey, KeyError> {
 /// `SigningKey::to_pkcs8_pem` writes v2 (the public key embedded), which
 /// OpenSSL 3.0 refuses to load; v1 holds the seed only.
 pub fn secret_key_pem(key: &SigningKey) -> String {
-    let v1 = KeypairBytes { secret_key: key.to_bytes(), public_key: None };
+    let v1 = KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    };
     v1.to_pkcs8_pem(LineEnding::LF)
         .expect("an Ed25519 key always encodes")
         .to_string()
