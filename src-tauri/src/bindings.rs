@@ -9,7 +9,7 @@ mod tests {
     use ts_rs::{Config, TS};
 
     use crate::dto;
-    use tooldelta_core::{engine, events, report, signing};
+    use tooldelta_core::{engine, error, events, report, signing};
 
     const HEADER: &str = "// Generated from the Rust types by `make app-types` (src-tauri/src/bindings.rs).\n\
 // Do not edit: change the Rust type and regenerate.\n\n";
@@ -17,6 +17,7 @@ mod tests {
     fn declarations(cfg: &Config) -> Vec<String> {
         vec![
             events::Phase::decl(cfg),
+            error::ErrorKind::decl(cfg),
             events::ErrorInfo::decl(cfg),
             events::Event::decl(cfg),
             signing::SignatureStatus::decl(cfg),
@@ -25,12 +26,12 @@ mod tests {
             report::FileStatus::decl(cfg),
             report::FileCheck::decl(cfg),
             report::VerifyReport::decl(cfg),
+            report::Delta::decl(cfg),
             engine::UpdateCheck::decl(cfg),
             engine::RepairReport::decl(cfg),
             engine::RollbackReport::decl(cfg),
             engine::HistoryEntry::decl(cfg),
             dto::Integrity::decl(cfg),
-            dto::Delta::decl(cfg),
             dto::Operation::decl(cfg),
             dto::RunSnapshot::decl(cfg),
             dto::ToolView::decl(cfg),

@@ -8,11 +8,11 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use futures_util::future::join_all;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Emitter as _, State};
+use tooldelta_core::ErrorKind;
 use tooldelta_core::engine::{
-    Engine, HistoryEntry, RepairReport, RollbackReport, ToolStatus, UpdateCheck, UpdateOptions,
+    HistoryEntry, RepairReport, RollbackReport, ToolOverview, UpdateCheck, UpdateOptions,
 };
 use tooldelta_core::error::UpdateError;
 use tooldelta_core::events::{ErrorInfo, Event};
@@ -21,7 +21,7 @@ use tooldelta_core::signing::{SignatureCheck, TrustError};
 
 use crate::bridge::ChannelReporter;
 use crate::dto::{
-    AppInfo, Delta, ExportedFile, Operation, RunSnapshot, SettingsInput, SettingsView, ToolView,
+    AppInfo, ExportedFile, Operation, RunSnapshot, SettingsInput, SettingsView, ToolView,
 };
 use crate::state::AppState;
 
@@ -49,7 +49,7 @@ where
     tokio::task::spawn_blocking(move || handle.block_on(make()))
         .await
         .map_err(|err| ErrorInfo {
-            kind: "internal".to_owned(),
+            kind: ErrorKind::Internal,
             message: format!("the operation stopped unexpectedly: {err}"),
             retryable: false,
         })
@@ -61,18 +61,16 @@ pub fn app_info(app: AppHandle, state: State<'_, AppState>) -> AppInfo {
     state.app_info(app.package_info().version.to_string())
 }
 
-/// Every installed tool with what the mirror offers and what an update would cost.
+/// Every installed tool with what the mirror offers and what an update would
+/// cost: one manifest fetch per tool ([`Engine::overview`]).
 #[tauri::command]
 pub async fn list_tools(state: State<'_, AppState>) -> CmdResult<Vec<ToolView>> {
     let engine = state.engine()?;
-    let statuses = engine.status().await.map_err(|e| info(&e))?;
-    let has_mirror = !engine.config().mirrors.is_empty();
-    let views = join_all(
-        statuses
-            .into_iter()
-            .map(|status| tool_view(&engine, &state, status, has_mirror)),
-    )
-    .await;
+    let overview = engine.overview().await.map_err(|e| info(&e))?;
+    let views: Vec<ToolView> = overview
+        .into_iter()
+        .map(|tool| tool_view(&state, tool))
+        .collect();
     state.watch(
         views
             .iter()
@@ -83,21 +81,8 @@ pub async fn list_tools(state: State<'_, AppState>) -> CmdResult<Vec<ToolView>> 
     Ok(views)
 }
 
-async fn tool_view(
-    engine: &Engine,
-    state: &AppState,
-    status: ToolStatus,
-    has_mirror: bool,
-) -> ToolView {
-    let check = if has_mirror && status.version.is_some() {
-        Some(
-            engine
-                .check(&status.tool_id, &UpdateOptions::default())
-                .await,
-        )
-    } else {
-        None
-    };
+fn tool_view(state: &AppState, tool: ToolOverview) -> ToolView {
+    let ToolOverview { status, check } = tool;
     let known = state
         .integrity
         .known(&status.tool_id, status.version.as_deref());
@@ -133,14 +118,7 @@ fn apply_check(view: &mut ToolView, check: UpdateCheck) {
     view.signature = Some(check.signature);
     view.check_error = None;
     if !check.up_to_date {
-        view.delta = Some(Delta {
-            files_to_fetch: check.files_to_fetch,
-            bytes_to_fetch: check.bytes_to_fetch,
-            bytes_resumable: check.bytes_resumable,
-            files_reused: check.files_reused,
-            bytes_saved: check.bytes_saved,
-            files_to_remove: check.files_to_remove,
-        });
+        view.delta = Some(check.delta);
     }
 }
 

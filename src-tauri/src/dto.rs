@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use tooldelta_core::events::{ErrorInfo, Phase};
+pub use tooldelta_core::report::Delta;
 use tooldelta_core::signing::SignatureCheck;
 
 /// The integrity of a tool's active release, as far as the app knows.
@@ -19,24 +20,6 @@ pub enum Integrity {
     Ok,
     /// A file changed on disk (watcher), or the last verification found a bad file.
     Modified,
-}
-
-/// The pending delta of an update: what it would fetch and what it reuses.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct Delta {
-    /// Files whose content must be downloaded.
-    pub files_to_fetch: u64,
-    /// Bytes to download, before resume.
-    pub bytes_to_fetch: u64,
-    /// Bytes of interrupted downloads a run would resume.
-    pub bytes_resumable: u64,
-    /// Files whose content is already present.
-    pub files_reused: u64,
-    /// Their bytes: what the delta saves over a full download.
-    pub bytes_saved: u64,
-    /// Files of the active release the new one drops.
-    pub files_to_remove: u64,
 }
 
 /// Which long operation is running.

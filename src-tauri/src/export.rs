@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use tooldelta_core::ErrorKind;
 use tooldelta_core::events::ErrorInfo;
 use tooldelta_core::report::VerifyReport;
 
@@ -28,7 +29,7 @@ fn write_report_in(
     // The id goes into a file name: refuse anything but a valid tool id.
     if !tooldelta_core::manifest::is_valid_tool_id(tool_id) {
         return Err(ErrorInfo {
-            kind: "usage".to_owned(),
+            kind: ErrorKind::Usage,
             message: format!("{tool_id:?} is not a valid tool id"),
             retryable: false,
         });
@@ -39,7 +40,7 @@ fn write_report_in(
     std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(&path, json))
         .map_err(|err| ErrorInfo {
-            kind: "io".to_owned(),
+            kind: ErrorKind::Io,
             message: format!("{tool_id}: cannot write report {}: {err}", path.display()),
             retryable: true,
         })?;

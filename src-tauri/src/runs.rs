@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tooldelta_core::ErrorKind;
 use tooldelta_core::engine::CancellationToken;
 use tooldelta_core::events::{ErrorInfo, Event};
 
@@ -73,7 +74,7 @@ impl Runs {
         let mut map = self.lock();
         if let Some(entry) = map.get(tool_id) {
             return Err(ErrorInfo {
-                kind: "busy".to_owned(),
+                kind: ErrorKind::Busy,
                 message: format!(
                     "{tool_id}: a {:?} is already running in this app; wait for it or cancel it",
                     entry.snapshot.operation

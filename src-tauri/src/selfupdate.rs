@@ -11,6 +11,7 @@ use tauri::Url;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_updater::UpdaterExt as _;
+use tooldelta_core::ErrorKind;
 use tooldelta_core::events::ErrorInfo;
 
 use crate::commands::CmdResult;
@@ -24,7 +25,7 @@ pub fn feed_url(mirror: &str) -> Result<Url, ErrorInfo> {
         mirror.trim_end_matches('/')
     );
     Url::parse(&text).map_err(|err| ErrorInfo {
-        kind: "config".to_owned(),
+        kind: ErrorKind::Config,
         message: format!("mirror {mirror:?} does not make a valid app feed URL: {err}"),
         retryable: false,
     })
@@ -33,12 +34,12 @@ pub fn feed_url(mirror: &str) -> Result<Url, ErrorInfo> {
 fn updater_error(err: &tauri_plugin_updater::Error) -> ErrorInfo {
     use tauri_plugin_updater::Error as E;
     let (kind, retryable) = match err {
-        E::Reqwest(_) | E::Network(_) => ("network", true),
-        E::Minisign(_) | E::Base64(_) | E::SignatureUtf8(_) => ("integrity", false),
-        _ => ("app_update", false),
+        E::Reqwest(_) | E::Network(_) => (ErrorKind::Network, true),
+        E::Minisign(_) | E::Base64(_) | E::SignatureUtf8(_) => (ErrorKind::Integrity, false),
+        _ => (ErrorKind::AppUpdate, false),
     };
     ErrorInfo {
-        kind: kind.to_owned(),
+        kind,
         message: format!("app update: {err}"),
         retryable,
     }
@@ -46,7 +47,7 @@ fn updater_error(err: &tauri_plugin_updater::Error) -> ErrorInfo {
 
 fn no_key() -> ErrorInfo {
     ErrorInfo {
-        kind: "config".to_owned(),
+        kind: ErrorKind::Config,
         message: "app update: no signing key configured (build-time `plugins.updater.pubkey`, or \
                   --app-update-pubkey / TOOLDELTA_APP_UPDATE_PUBKEY)"
             .to_owned(),
@@ -67,7 +68,7 @@ fn updater<R: Runtime>(
     let mirrors = state.effective().settings.mirrors;
     if mirrors.is_empty() {
         return Err(ErrorInfo {
-            kind: "usage".to_owned(),
+            kind: ErrorKind::Usage,
             message: "app update: no mirror configured".to_owned(),
             retryable: false,
         });
@@ -131,7 +132,7 @@ pub async fn install_app_update(
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take()
         .ok_or_else(|| ErrorInfo {
-            kind: "usage".to_owned(),
+            kind: ErrorKind::Usage,
             message: "app update: check for an update first".to_owned(),
             retryable: false,
         })?;

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use tooldelta_core::ErrorKind;
 use tooldelta_core::config::{Settings, SettingsError};
 use tooldelta_core::events::ErrorInfo;
 use tooldelta_core::signing::{TrustStore, read_public_key};
@@ -65,7 +66,7 @@ pub fn resolve_or_flags(args: &AppArgs) -> (Effective, Option<ErrorInfo>) {
             .expect("no file to read");
             let config_path = args.config.clone().unwrap_or_else(default_config_path);
             let info = ErrorInfo {
-                kind: "config".to_owned(),
+                kind: ErrorKind::Config,
                 message: format!("{err}; using flags and TOOLDELTA_* variables only"),
                 retryable: false,
             };
@@ -143,7 +144,7 @@ impl Effective {
 
 fn config_error(err: &SettingsError) -> ErrorInfo {
     ErrorInfo {
-        kind: "config".to_owned(),
+        kind: ErrorKind::Config,
         message: err.to_string(),
         retryable: false,
     }
@@ -151,7 +152,7 @@ fn config_error(err: &SettingsError) -> ErrorInfo {
 
 fn invalid(message: String) -> ErrorInfo {
     ErrorInfo {
-        kind: "invalid_settings".to_owned(),
+        kind: ErrorKind::InvalidSettings,
         message,
         retryable: false,
     }

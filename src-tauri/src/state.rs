@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
+use tooldelta_core::ErrorKind;
 use tooldelta_core::engine::{Engine, EngineConfig};
 use tooldelta_core::events::ErrorInfo;
 
@@ -47,7 +48,7 @@ impl std::fmt::Debug for AppState {
 
 fn usage(message: String) -> ErrorInfo {
     ErrorInfo {
-        kind: "usage".to_owned(),
+        kind: ErrorKind::Usage,
         message,
         retryable: false,
     }

@@ -126,10 +126,7 @@ fn read_bounded(path: &PathBuf) -> Result<Vec<u8>> {
 }
 
 fn is_expired(m: &Manifest) -> bool {
-    m.expires_at
-        .as_deref()
-        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        .is_some_and(|t| t <= jiff::Timestamp::now())
+    m.is_expired(jiff::Timestamp::now())
 }
 
 fn print_human(r: &InspectReport<'_>) {

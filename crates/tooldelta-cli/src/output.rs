@@ -6,6 +6,8 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
+use tooldelta_core::ErrorKind;
+
 use crate::engine::EngineFailure;
 
 /// Prints `value` as the single JSON object of a `--json` run.
@@ -26,24 +28,15 @@ pub fn print_error(err: &anyhow::Error, json: bool) {
         let info = err.downcast_ref::<EngineFailure>().map(|f| &f.0);
         let _ = print_json(&serde_json::json!({ "error": {
             "message": message,
-            "kind": info.map_or("input", |i| i.kind.as_str()),
+            "kind": info.map_or(ErrorKind::Input, |i| i.kind),
             "retryable": info.is_some_and(|i| i.retryable),
         } }));
     }
 }
 
-/// Writes a file atomically: a temp file in the same folder, fsync, rename.
+/// Writes a file atomically (the core's one atomic write: temp file in the
+/// same folder, fsync, rename, fsync of the folder).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    tooldelta_core::fs::write_atomic(path, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
 }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
-use crate::fsutil::{
+use crate::fs::{
     create_dir_all_no_symlinks, failpoint, fsync_dir, remove_file_if_exists, remove_tree_if_exists,
     set_readonly,
 };
@@ -255,18 +255,61 @@ mod tests {
         assert!(layout.current_link("t").join(".").is_dir());
     }
 
+    /// A store holding `data` and a manifest listing it at `path`.
+    fn one_file(layout: &Layout, path: &str, data: &[u8]) -> (Store, Manifest) {
+        let store = Store::new(layout);
+        store.ensure_dirs().unwrap();
+        let digest = crate::hash::hash_bytes(data);
+        fs::write(store.partial_path(&digest.sha256), data).unwrap();
+        store.persist(&digest.sha256).unwrap();
+        let manifest: Manifest = serde_json::from_value(serde_json::json!({
+            "manifest_version": crate::manifest::MANIFEST_VERSION,
+            "tool_id": "t",
+            "tool_version": "1.0.0",
+            "files": [{"path": path, "sha256": digest.sha256, "size": digest.size}],
+        }))
+        .unwrap();
+        (store, manifest)
+    }
+
+    #[test]
+    fn staging_builds_every_file_of_the_manifest_read_only_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let (store, manifest) = one_file(&layout, "sub/deeper/f.bin", b"payload");
+        fs::create_dir_all(layout.tool_dir("t")).unwrap();
+        let linker = Linker::default();
+        let stage = stage_release(&layout, &store, &linker, "t", "1.0.0", &manifest).unwrap();
+        let staged = stage.join("sub/deeper/f.bin");
+        assert_eq!(fs::read(&staged).unwrap(), b"payload");
+        assert!(fs::metadata(&staged).unwrap().permissions().readonly());
+        let release = install_release(&layout, "t", "1.0.0", &stage).unwrap();
+        assert_eq!(release, layout.release_dir("t", "1.0.0"));
+        assert_eq!(
+            fs::read(release.join("sub/deeper/f.bin")).unwrap(),
+            b"payload"
+        );
+        assert!(!stage.exists());
+    }
+
     #[test]
     fn staging_refuses_a_planted_symlinked_folder() {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path());
+        let (store, manifest) = one_file(&layout, "sub/f.bin", b"payload");
+        // `staging/` planted as a link to a folder outside the install root.
         let outside = dir.path().join("outside");
         fs::create_dir_all(&outside).unwrap();
-        let stage = layout.staging_dir("t").join("1.0.0");
-        fs::create_dir_all(&stage).unwrap();
-        std::os::unix::fs::symlink(&outside, stage.join("sub")).unwrap();
-        let err = create_dir_all_no_symlinks(&stage, Path::new("sub/deeper")).unwrap_err();
+        fs::create_dir_all(layout.tool_dir("t")).unwrap();
+        std::os::unix::fs::symlink(&outside, layout.staging_dir("t")).unwrap();
+        let linker = Linker::default();
+        let err = stage_release(&layout, &store, &linker, "t", "1.0.0", &manifest).unwrap_err();
         assert!(err.to_string().contains("not a folder"), "{err}");
-        assert!(!outside.join("deeper").exists());
+        assert_eq!(
+            fs::read_dir(&outside).unwrap().count(),
+            0,
+            "nothing written outside"
+        );
     }
 
     #[test]

@@ -77,19 +77,15 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Writes the settings as TOML, atomically (temp file + rename).
+    /// Writes the settings as TOML, atomically and durably (the core's one
+    /// atomic write: temp file, fsync, rename, fsync of the folder): the app
+    /// treats a save as a commit point.
     pub fn save(&self, path: &Path) -> Result<(), SettingsError> {
-        let io = |source| SettingsError::Io {
+        let text = toml::to_string_pretty(self).expect("settings always serialize");
+        crate::fs::write_atomic(path, text.as_bytes()).map_err(|source| SettingsError::Io {
             path: path.to_owned(),
             source,
-        };
-        let text = toml::to_string_pretty(self).expect("settings always serialize");
-        let tmp = path.with_extension("toml.tmp");
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        })
     }
 
     /// Fills every field this one leaves empty from `lower` (a lower-precedence source).

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ErrorKind;
 use crate::report::UpdateReport;
 
 /// Bumped when an event changes shape incompatibly; written as `"v"` in JSON Lines.
@@ -39,8 +40,8 @@ pub enum Phase {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorInfo {
-    /// A stable machine-readable class, e.g. `integrity`, `network`, `trust`.
-    pub kind: String,
+    /// The machine-readable class, e.g. `integrity`, `network`, `trust`.
+    pub kind: ErrorKind,
     /// One line naming the tool, the file, the URL and the cause.
     pub message: String,
     /// Whether trying again later can help.

@@ -9,13 +9,14 @@
 #![warn(missing_docs)]
 
 pub mod activate;
+pub mod api;
 pub mod config;
 pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod events;
 pub mod fetch;
-mod fsutil;
+pub mod fs;
 pub mod hash;
 pub mod layout;
 pub mod lock;
@@ -25,11 +26,13 @@ pub mod report;
 pub mod signing;
 pub mod state;
 pub mod store;
+pub mod stream;
 pub mod throttle;
+pub mod tls;
 pub mod verify;
 
 pub use engine::{
     CancellationToken, Engine, EngineConfig, RepairReport, RollbackReport, ToolStatus, UpdateCheck,
     UpdateOptions,
 };
-pub use error::{FetchError, UpdateError};
+pub use error::{ErrorKind, FetchError, UpdateError};

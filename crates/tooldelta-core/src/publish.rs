@@ -8,18 +8,10 @@
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rayon::prelude::*;
 
 use crate::hash::hash_file;
 use crate::manifest::{FileEntry, MANIFEST_VERSION, Manifest, RuleViolation, check_path};
-
-/// Characters a URL path segment may keep as they are (RFC 3986 unreserved).
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// What to publish.
 #[derive(Debug, Clone)]
@@ -124,16 +116,10 @@ pub fn publish(opts: &PublishOptions, key: &SigningKey) -> Result<Manifest, Publ
 
 /// The mirror route of a file, with each path segment percent-encoded.
 pub fn file_url(base: &str, opts: &PublishOptions, path: &str) -> String {
-    let encoded: Vec<String> = path
-        .split('/')
-        .map(|s| utf8_percent_encode(s, SEGMENT).to_string())
-        .collect();
     format!(
-        "{}/api/v1/tools/{}/{}/files/{}",
+        "{}/{}",
         base.trim_end_matches('/'),
-        opts.tool_id,
-        opts.version,
-        encoded.join("/")
+        crate::api::file(&opts.tool_id, &opts.version, path)
     )
 }
 

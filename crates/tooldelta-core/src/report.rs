@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::events::ErrorInfo;
 use crate::signing::SignatureCheck;
 
 /// What `tooldelta update --json` prints.
@@ -81,4 +82,104 @@ pub struct VerifyReport {
     pub ok: bool,
     /// One entry per file, sorted by path.
     pub files: Vec<FileCheck>,
+}
+
+/// What an update would do, without doing it (the dashboard's pending delta).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateCheck {
+    /// The tool.
+    pub tool_id: String,
+    /// The active version, if installed.
+    pub installed_version: Option<String>,
+    /// The version the mirror offers (verified).
+    pub available_version: String,
+    /// Whether the offered manifest is exactly the installed one.
+    pub up_to_date: bool,
+    /// `manifest_hash` of the offered manifest.
+    pub manifest_hash: String,
+    /// Signature verdict of the offered manifest (always `valid`: others are errors).
+    pub signature: SignatureCheck,
+    /// What it would fetch and reuse.
+    #[serde(flatten)]
+    pub delta: Delta,
+}
+
+/// The pending delta of an update: what it would fetch, resume, reuse and drop.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delta {
+    /// Files whose content must be downloaded.
+    pub files_to_fetch: u64,
+    /// Bytes to download, before resume.
+    pub bytes_to_fetch: u64,
+    /// Bytes already downloaded in `.partial` files that a run would resume.
+    pub bytes_resumable: u64,
+    /// Files whose content is already present.
+    pub files_reused: u64,
+    /// Their bytes: what the delta saves over a full download.
+    pub bytes_saved: u64,
+    /// Files of the active release the new one drops.
+    pub files_to_remove: u64,
+}
+
+/// One installed tool, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolStatus {
+    /// The tool.
+    pub tool_id: String,
+    /// The active version (`None` when a tool folder exists but nothing is active).
+    pub version: Option<String>,
+    /// `manifest_hash` of the active release.
+    pub manifest_hash: Option<String>,
+    /// Versions kept on disk (the active one included), newest first.
+    pub releases: Vec<String>,
+    /// The highest version accepted so far (the no-rollback floor).
+    pub highest_accepted: Option<String>,
+    /// Whether an updater holds the tool's lock right now.
+    pub updater_running: bool,
+    /// The version the mirrors offer as `latest`, when mirrors were given.
+    pub available_version: Option<String>,
+    /// Whether that differs from the active release.
+    pub update_available: Option<bool>,
+    /// Why the mirror check failed, if it did.
+    pub check_error: Option<ErrorInfo>,
+}
+
+/// What `repair` did.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairReport {
+    /// The tool.
+    pub tool_id: String,
+    /// The active version that was repaired.
+    pub version: String,
+    /// Paths found `modified` or `missing` and replaced, sorted.
+    pub files_repaired: Vec<String>,
+    /// Paths found `extra` and removed, sorted.
+    pub files_removed: Vec<String>,
+    /// Files whose content had to be downloaded.
+    pub files_downloaded: u64,
+    /// Payload bytes downloaded.
+    pub bytes_downloaded: u64,
+    /// Bytes of partial downloads reused.
+    pub bytes_resumed: u64,
+    /// The verification after the repair.
+    pub verify: VerifyReport,
+    /// Wall time.
+    pub duration_ms: u64,
+}
+
+/// What `rollback` did.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackReport {
+    /// The tool.
+    pub tool_id: String,
+    /// The version active before.
+    pub from_version: String,
+    /// The version active now.
+    pub to_version: String,
+    /// `manifest_hash` of the release now active.
+    pub manifest_hash: String,
 }

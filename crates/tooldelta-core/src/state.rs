@@ -5,7 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fsutil::write_atomic;
+use crate::error::CorruptCause;
+use crate::fs::write_atomic;
 
 /// One activation of a release.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -39,11 +40,11 @@ pub const MAX_HISTORY: usize = 200;
 
 impl ToolState {
     /// Reads the state; a missing file is the empty state.
-    pub fn load(path: &Path) -> Result<Self, String> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| e.to_string()),
+    pub fn load(path: &Path) -> Result<Self, CorruptCause> {
+        match fs_err::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(CorruptCause::State),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(CorruptCause::Read(e)),
         }
     }
 

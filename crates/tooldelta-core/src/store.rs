@@ -10,7 +10,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::fsutil::{failpoint, fsync_dir, remove_file_if_exists, set_readonly};
+use crate::fs::{failpoint, fsync_dir, remove_file_if_exists, set_readonly};
 use crate::layout::Layout;
 
 /// The object store of one root.
@@ -58,7 +58,7 @@ impl Store {
         // Only a partial this engine wrote counts: a planted link is not resume data.
         fs::symlink_metadata(self.layout.partial_path(sha256))
             .ok()
-            .filter(crate::fsutil::is_own_file)
+            .filter(crate::fs::is_own_file)
             .map_or(0, |m| m.len())
     }
 

@@ -37,9 +37,14 @@ impl Progress {
 
     /// Bytes that arrived from the network.
     pub fn downloaded(&self, n: u64, reporter: &dyn Reporter) {
+        self.downloaded_at(n, reporter, Instant::now());
+    }
+
+    /// [`Progress::downloaded`] at a given time (tests simulate the clock).
+    fn downloaded_at(&self, n: u64, reporter: &dyn Reporter, now: Instant) {
         self.done.fetch_add(n, Ordering::Relaxed);
         self.downloaded.fetch_add(n, Ordering::Relaxed);
-        self.maybe_emit(reporter);
+        self.maybe_emit(reporter, now);
     }
 
     /// Bytes found in a partial file and kept.
@@ -69,8 +74,7 @@ impl Progress {
         });
     }
 
-    fn maybe_emit(&self, reporter: &dyn Reporter) {
-        let now = Instant::now();
+    fn maybe_emit(&self, reporter: &dyn Reporter, now: Instant) {
         {
             let mut last = self.last.lock().expect("progress lock is never poisoned");
             if last.is_some_and(|t| now.duration_since(t) < PROGRESS_INTERVAL) {
@@ -93,17 +97,33 @@ mod tests {
         }
     }
 
+    fn done_of(event: &Event) -> u64 {
+        match event {
+            Event::Progress { bytes_done, .. } => *bytes_done,
+            other => panic!("not a progress event: {other:?}"),
+        }
+    }
+
     #[test]
-    fn a_burst_of_chunks_emits_one_event_not_one_per_chunk() {
+    fn at_most_one_event_per_interval_of_simulated_time_and_the_last_always_arrives() {
         let reporter = Count(Mutex::new(Vec::new()));
         let progress = Progress::new("t", 10_000);
-        for _ in 0..1000 {
-            progress.downloaded(10, &reporter);
+        let start = Instant::now();
+        // A chunk of 10 bytes every millisecond for one simulated second.
+        for ms in 0..1000 {
+            progress.downloaded_at(10, &reporter, start + Duration::from_millis(ms));
         }
+        {
+            let events = reporter.0.lock().unwrap();
+            // One per 100 ms window: at 0, 100, …, 900 ms; each the count so far.
+            let done: Vec<u64> = events.iter().map(done_of).collect();
+            let expected: Vec<u64> = (0..10).map(|i| 10 * (i * 100 + 1)).collect();
+            assert_eq!(done, expected);
+        }
+        // The end of the phase is always delivered, whatever the throttle says.
+        progress.emit(&reporter);
         let events = reporter.0.lock().unwrap();
-        // A thousand chunks in far less than the interval: the first emits,
-        // the rest are inside the window (bounded, whatever the machine speed).
-        assert!(events.len() < 1000 / 2, "got {} events", events.len());
-        assert!(matches!(events[0], Event::Progress { bytes_done: 10, .. }));
+        assert_eq!(events.len(), 11);
+        assert_eq!(done_of(events.last().unwrap()), 10_000);
     }
 }

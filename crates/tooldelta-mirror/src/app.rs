@@ -171,11 +171,9 @@ impl Store {
         let dest =
             platform_dir(self, &input.target, &input.arch).join(format!("{}.json", input.version));
         let bytes = crate::store::to_json_bytes(&release);
-        fsutil::write_atomic(&self.tmp_dir(), &dest, &bytes).map_err(|source| {
-            AppImportError::Io {
-                path: dest.clone(),
-                source,
-            }
+        tooldelta_core::fs::write_atomic(&dest, &bytes).map_err(|source| AppImportError::Io {
+            path: dest.clone(),
+            source,
         })?;
         Ok(release)
     }
@@ -241,7 +239,7 @@ impl Store {
             let (file, digest) = writer.finish();
             file.sync_all()?;
             std::fs::set_permissions(&temp, Permissions::from_mode(0o444))?;
-            fsutil::persist(&temp, &self.blob_path(&digest.sha256))?;
+            tooldelta_core::fs::persist(&temp, &self.blob_path(&digest.sha256))?;
             Ok(digest)
         })();
         if result.is_err() {
@@ -258,9 +256,9 @@ impl AppRelease {
         let url = match (&self.url, &self.artifact) {
             (Some(url), _) => url.clone(),
             (None, Some(a)) => format!(
-                "{}/api/v1/blobs/sha256/{}",
+                "{}/{}",
                 base.trim_end_matches('/'),
-                a.sha256
+                tooldelta_core::api::blob(&a.sha256)
             ),
             (None, None) => String::new(),
         };

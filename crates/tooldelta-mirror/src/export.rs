@@ -23,6 +23,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use tooldelta_core::api;
 use tooldelta_core::manifest::{FileEntry, Manifest, check_path};
 
 use crate::store::{Store, fsutil, to_json_bytes};
@@ -107,7 +108,7 @@ pub fn export(store: &Store, out: &Path) -> Result<ExportReport, ExportError> {
     fs_err::create_dir_all(&scratch).map_err(io_err(&scratch))?;
     let mut report = ExportReport::default();
     let catalog = store.catalog().map_err(io_err(store.root()))?;
-    let tools_root = out.join("api/v1/tools");
+    let tools_root = out.join(api::TOOLS);
     let mut blobs = BTreeSet::new();
     for index in &catalog {
         if index.tool_id == "index.json" {
@@ -121,7 +122,7 @@ pub fn export(store: &Store, out: &Path) -> Result<ExportReport, ExportError> {
                 folders.push(tool_folder.join("latest"));
             }
             for folder in folders {
-                write_file(&scratch, &folder.join("manifest.json"), &bytes)?;
+                write_file(&folder.join("manifest.json"), &bytes)?;
                 for file in &manifest.files {
                     let blob = blob_of(store, &index.tool_id, version, file)?;
                     link(
@@ -136,25 +137,17 @@ pub fn export(store: &Store, out: &Path) -> Result<ExportReport, ExportError> {
             }
             report.versions += 1;
         }
-        write_file(
-            &scratch,
-            &tool_folder.join("index.json"),
-            &to_json_bytes(index),
-        )?;
+        write_file(&tool_folder.join("index.json"), &to_json_bytes(index))?;
         report.tools += 1;
     }
     for hex in &blobs {
-        let dest = out.join("api/v1/blobs/sha256").join(hex);
+        let dest = out.join(api::blob(hex));
         link(&scratch, &store.blob_path(hex), &dest, &out)?;
     }
     report.blobs = blobs.len();
     // The catalog last: a client that sees a tool finds all of its files.
-    write_file(
-        &scratch,
-        &tools_root.join("index.json"),
-        &to_json_bytes(&catalog),
-    )?;
-    write_file(&scratch, &out.join("healthz"), b"ok\n")?;
+    write_file(&tools_root.join("index.json"), &to_json_bytes(&catalog))?;
+    write_file(&out.join("healthz"), b"ok\n")?;
     let _ = std::fs::remove_dir(&scratch);
     Ok(report)
 }
@@ -203,11 +196,11 @@ fn blob_of(
 }
 
 /// Writes a small file atomically.
-fn write_file(scratch: &Path, dest: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+fn write_file(dest: &Path, bytes: &[u8]) -> Result<(), ExportError> {
     if std::fs::read(dest).is_ok_and(|old| old == bytes) {
         return Ok(());
     }
-    fsutil::write_atomic(scratch, dest, bytes).map_err(io_err(dest))
+    tooldelta_core::fs::write_atomic(dest, bytes).map_err(io_err(dest))
 }
 
 /// Hardlinks `blob` at `dest` (via a temp name and a rename, so a reader never

@@ -22,8 +22,4 @@ pub use store::{
     VersionSel,
 };
 
-/// Installs rustls' ring provider as the process default (once; later calls
-/// and a provider installed by someone else are fine).
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
+pub use tooldelta_core::tls::install_crypto_provider;

@@ -6,7 +6,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use common::{Demo, Publisher, noise, sha256};
-use tooldelta_core::signing::SignatureStatus;
+use tooldelta_core::signing::{SignatureStatus, TrustError};
 use tooldelta_mirror::{ImportError, ImportOptions, ManifestOutcome, Store, VersionSel};
 
 fn files_under(dir: &Path) -> Vec<std::fs::Metadata> {
@@ -154,10 +154,10 @@ fn refuses_untrusted_or_altered_manifests_and_rule_breaks() {
     assert!(
         matches!(
             err,
-            ImportError::Signature {
+            ImportError::Trust(TrustError::Signature {
                 status: SignatureStatus::UnknownKey,
                 ..
-            }
+            })
         ),
         "{err}"
     );
@@ -171,7 +171,10 @@ fn refuses_untrusted_or_altered_manifests_and_rule_breaks() {
             &ImportOptions::default(),
         )
         .unwrap_err();
-    assert!(matches!(err, ImportError::HashMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, ImportError::Trust(TrustError::HashMismatch { .. })),
+        "{err}"
+    );
 
     let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
     value["files"][0]["path"] = "../escape".into();
@@ -182,7 +185,10 @@ fn refuses_untrusted_or_altered_manifests_and_rule_breaks() {
             &ImportOptions::default(),
         )
         .unwrap_err();
-    assert!(matches!(err, ImportError::Manifest(_)), "{err}");
+    assert!(
+        matches!(err, ImportError::Trust(TrustError::Malformed { .. })),
+        "{err}"
+    );
     assert!(store.catalog().unwrap().is_empty());
 }
 

@@ -29,12 +29,4 @@ pub use server::{
     RequestLog, RequestRecord, Rule, ServerError, When,
 };
 
-/// Installs rustls' `ring` provider as the process default, once; reqwest
-/// (built with `rustls-no-provider`) needs it before any client is built.
-pub fn install_crypto_provider() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // Err means another provider is already installed: fine too.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
+pub use tooldelta_core::tls::install_crypto_provider;

@@ -9,6 +9,7 @@ import type {
   AppUpdateEvent,
   AppUpdateStatus,
   ErrorInfo,
+  ErrorKind,
   Event,
   ExportedFile,
   HistoryEntry,
@@ -25,7 +26,7 @@ import type {
 } from './bindings';
 
 export class CommandError extends Error implements ErrorInfo {
-  readonly kind: string;
+  readonly kind: ErrorKind;
   readonly retryable: boolean;
 
   constructor(info: ErrorInfo) {

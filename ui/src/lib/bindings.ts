@@ -3,11 +3,13 @@
 
 export type Phase = "manifest" | "plan" | "fetch" | "stage" | "activate" | "cleanup" | "verify" | "repair";
 
+export type ErrorKind = "usage" | "input" | "config" | "invalid_settings" | "network" | "trust" | "integrity" | "io" | "disk_full" | "corrupt" | "locked" | "busy" | "not_installed" | "no_previous_release" | "cancelled" | "app_update" | "ipc" | "internal";
+
 export type ErrorInfo = { 
 /**
- * A stable machine-readable class, e.g. `integrity`, `network`, `trust`.
+ * The machine-readable class, e.g. `integrity`, `network`, `trust`.
  */
-kind: string, 
+kind: ErrorKind, 
 /**
  * One line naming the tool, the file, the URL and the cause.
  */
@@ -255,6 +257,32 @@ ok: boolean,
  */
 files: Array<FileCheck>, };
 
+export type Delta = { 
+/**
+ * Files whose content must be downloaded.
+ */
+files_to_fetch: number, 
+/**
+ * Bytes to download, before resume.
+ */
+bytes_to_fetch: number, 
+/**
+ * Bytes already downloaded in `.partial` files that a run would resume.
+ */
+bytes_resumable: number, 
+/**
+ * Files whose content is already present.
+ */
+files_reused: number, 
+/**
+ * Their bytes: what the delta saves over a full download.
+ */
+bytes_saved: number, 
+/**
+ * Files of the active release the new one drops.
+ */
+files_to_remove: number, };
+
 export type UpdateCheck = { 
 /**
  * The tool.
@@ -297,7 +325,7 @@ bytes_resumable: number,
  */
 files_reused: number, 
 /**
- * Their bytes.
+ * Their bytes: what the delta saves over a full download.
  */
 bytes_saved: number, 
 /**
@@ -384,32 +412,6 @@ action: string,
 at: string, };
 
 export type Integrity = "unknown" | "ok" | "modified";
-
-export type Delta = { 
-/**
- * Files whose content must be downloaded.
- */
-files_to_fetch: number, 
-/**
- * Bytes to download, before resume.
- */
-bytes_to_fetch: number, 
-/**
- * Bytes of interrupted downloads a run would resume.
- */
-bytes_resumable: number, 
-/**
- * Files whose content is already present.
- */
-files_reused: number, 
-/**
- * Their bytes: what the delta saves over a full download.
- */
-bytes_saved: number, 
-/**
- * Files of the active release the new one drops.
- */
-files_to_remove: number, };
 
 export type Operation = "update" | "verify" | "repair";
 

@@ -2,13 +2,20 @@
 //! repair, rollback, history.
 //!
 //! An update, as data flows (see `docs/architecture.md`):
-//! 1. fetch the manifest (bounded) and verify it into a [`VerifiedManifest`];
-//! 2. diff it against the active release and the local store ([`Plan`]);
+//! 1. fetch the manifest (bounded) and verify it into a [`VerifiedManifest`]
+//!    (`offer`, through the one manifest gate in `signing`);
+//! 2. diff it against the active release (`installed`) and the local store
+//!    ([`Plan`]);
 //! 3. fetch each missing object into the store, hashing while it streams and
-//!    resuming `.partial` files of an interrupted run;
-//! 4. stage `releases/<version>/` from the store (reflink, hardlink or copy);
-//! 5. swap `current` (the commit point) and record the state;
-//! 6. prune old releases and unreferenced objects; report.
+//!    resuming `.partial` files of an interrupted run (`session`, `fetch`);
+//! 4. stage `releases/<version>/` from the store (reflink, hardlink or copy)
+//!    (`stage`);
+//! 5. swap `current` (the commit point) and record the state (`session`);
+//! 6. prune old releases and unreferenced objects (`releases`); report.
+//!
+//! Modules form layers, each importing only those below it: this façade;
+//! the operations (`update`, `repair`, `rollback`, `status`); `stage` and
+//! `session`; `installed`, `offer` and `releases`; `env` at the bottom.
 //!
 //! All methods are async on tokio and take `&self`: one [`Engine`] can serve
 //! several tools at once (each tool has its own cross-process lock). Progress
@@ -18,197 +25,57 @@
 //! [`VerifiedManifest`]: crate::signing::VerifiedManifest
 //! [`Plan`]: crate::diff::Plan
 
-mod history;
-mod remote;
+mod env;
+mod installed;
+mod offer;
+mod releases;
 mod repair;
+mod rollback;
+mod session;
+mod stage;
 mod status;
 mod update;
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 pub use tokio_util::sync::CancellationToken;
 
 use crate::error::UpdateError;
 use crate::events::Reporter;
-use crate::fetch::Fetcher;
-use crate::layout::Layout;
 use crate::report::{UpdateReport, VerifyReport};
-use crate::signing::{SignatureCheck, TrustStore};
-
-pub use crate::state::HistoryEntry;
+use env::Env;
 
 /// How many previous releases are kept for rollback by default (one value
 /// for the engine and the settings file).
 pub use crate::config::DEFAULT_KEEP_RELEASES;
-
-/// Everything an [`Engine`] needs. Build with [`EngineConfig::new`] and adjust fields.
-#[derive(Debug, Clone)]
-pub struct EngineConfig {
-    /// The install root (`--root`): `tools/`, `objects/` live under it.
-    pub root: PathBuf,
-    /// Mirror base URLs (e.g. `http://mirror:8080`), tried in order.
-    pub mirrors: Vec<String>,
-    /// The keys whose manifests are accepted.
-    pub trust: TrustStore,
-    /// Previous releases kept for rollback (besides the active one).
-    pub keep_releases: usize,
-    /// A download that receives no byte for this long is abandoned (and retried).
-    pub stall_timeout: Duration,
-    /// Time allowed to connect and receive response headers.
-    pub connect_timeout: Duration,
-    /// Retries of a transient failure (per file, per source), with backoff.
-    pub retries: u32,
-    /// Files downloaded at once.
-    pub concurrency: usize,
-}
-
-impl EngineConfig {
-    /// Defaults: keep 2 releases, 30 s stall timeout, 5 retries, 4 parallel files.
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self {
-            root: root.into(),
-            mirrors: Vec::new(),
-            trust: TrustStore::new(),
-            keep_releases: DEFAULT_KEEP_RELEASES,
-            stall_timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(15),
-            retries: 5,
-            concurrency: 4,
-        }
-    }
-}
-
-/// Options of one update.
-#[derive(Debug, Clone, Default)]
-pub struct UpdateOptions {
-    /// The version to install; `None` for the mirror's `latest`.
-    pub version: Option<String>,
-    /// Allow an explicit `version` older than the highest accepted one.
-    pub allow_downgrade: bool,
-}
-
-/// What an update would do, without doing it (the dashboard's pending delta).
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UpdateCheck {
-    /// The tool.
-    pub tool_id: String,
-    /// The active version, if installed.
-    pub installed_version: Option<String>,
-    /// The version the mirror offers (verified).
-    pub available_version: String,
-    /// Whether the offered manifest is exactly the installed one.
-    pub up_to_date: bool,
-    /// `manifest_hash` of the offered manifest.
-    pub manifest_hash: String,
-    /// Signature verdict of the offered manifest (always `valid`: others are errors).
-    pub signature: SignatureCheck,
-    /// Files whose content must be downloaded.
-    pub files_to_fetch: u64,
-    /// Bytes to download, before resume.
-    pub bytes_to_fetch: u64,
-    /// Bytes already downloaded in `.partial` files that a run would resume.
-    pub bytes_resumable: u64,
-    /// Files whose content is already present.
-    pub files_reused: u64,
-    /// Their bytes.
-    pub bytes_saved: u64,
-    /// Files of the active release the new one drops.
-    pub files_to_remove: u64,
-}
-
-/// One installed tool, as `status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ToolStatus {
-    /// The tool.
-    pub tool_id: String,
-    /// The active version (`None` when a tool folder exists but nothing is active).
-    pub version: Option<String>,
-    /// `manifest_hash` of the active release.
-    pub manifest_hash: Option<String>,
-    /// Versions kept on disk (the active one included), newest first.
-    pub releases: Vec<String>,
-    /// The highest version accepted so far (the no-rollback floor).
-    pub highest_accepted: Option<String>,
-    /// Whether an updater holds the tool's lock right now.
-    pub updater_running: bool,
-    /// The version the mirrors offer as `latest`, when mirrors were given.
-    pub available_version: Option<String>,
-    /// Whether that differs from the active release.
-    pub update_available: Option<bool>,
-    /// Why the mirror check failed, if it did.
-    pub check_error: Option<crate::events::ErrorInfo>,
-}
-
-/// What `repair` did.
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RepairReport {
-    /// The tool.
-    pub tool_id: String,
-    /// The active version that was repaired.
-    pub version: String,
-    /// Paths found `modified` or `missing` and replaced, sorted.
-    pub files_repaired: Vec<String>,
-    /// Paths found `extra` and removed, sorted.
-    pub files_removed: Vec<String>,
-    /// Files whose content had to be downloaded.
-    pub files_downloaded: u64,
-    /// Payload bytes downloaded.
-    pub bytes_downloaded: u64,
-    /// Bytes of partial downloads reused.
-    pub bytes_resumed: u64,
-    /// The verification after the repair.
-    pub verify: VerifyReport,
-    /// Wall time.
-    pub duration_ms: u64,
-}
-
-/// What `rollback` did.
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RollbackReport {
-    /// The tool.
-    pub tool_id: String,
-    /// The version active before.
-    pub from_version: String,
-    /// The version active now.
-    pub to_version: String,
-    /// `manifest_hash` of the release now active.
-    pub manifest_hash: String,
-}
+pub use crate::report::{Delta, RepairReport, RollbackReport, ToolStatus, UpdateCheck};
+pub use crate::state::HistoryEntry;
+pub use env::{EngineConfig, UpdateOptions};
+pub use status::ToolOverview;
 
 /// The update engine. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Engine {
-    config: EngineConfig,
-    layout: Layout,
-    fetcher: Fetcher,
+    env: Env,
 }
 
 impl Engine {
     /// Builds an engine (and its HTTP client). Installs rustls' `ring` provider
     /// if the process has none yet.
     pub fn new(config: EngineConfig) -> Result<Self, UpdateError> {
-        let layout = Layout::new(&config.root);
-        let fetcher = Fetcher::new(&config)?;
         Ok(Self {
-            config,
-            layout,
-            fetcher,
+            env: Env::new(config)?,
         })
     }
 
     /// The configuration.
     pub fn config(&self) -> &EngineConfig {
-        &self.config
+        &self.env.config
     }
 
     /// The install root.
     pub fn root(&self) -> &Path {
-        &self.config.root
+        &self.env.config.root
     }
 
     /// Fetches and verifies the offered manifest and plans against it, without
@@ -218,7 +85,7 @@ impl Engine {
         tool_id: &str,
         opts: &UpdateOptions,
     ) -> Result<UpdateCheck, UpdateError> {
-        update::check(self, tool_id, opts).await
+        update::check(&self.env, tool_id, opts).await
     }
 
     /// Brings `tool_id` to the offered version. On any error `current` is
@@ -230,12 +97,19 @@ impl Engine {
         reporter: &dyn Reporter,
         cancel: &CancellationToken,
     ) -> Result<UpdateReport, UpdateError> {
-        update::run(self, tool_id, opts, reporter, cancel).await
+        update::run(&self.env, tool_id, opts, reporter, cancel).await
     }
 
-    /// Every tool under the root; with mirrors configured, also what they offer.
+    /// Every tool under the root; with mirrors and keys configured, also what
+    /// the mirrors offer.
     pub async fn status(&self) -> Result<Vec<ToolStatus>, UpdateError> {
-        status::all(self).await
+        status::all(&self.env).await
+    }
+
+    /// [`Engine::status`] together with [`Engine::check`] of every installed
+    /// tool, from one manifest fetch and verification per tool.
+    pub async fn overview(&self) -> Result<Vec<ToolOverview>, UpdateError> {
+        status::overview(&self.env).await
     }
 
     /// Re-hashes the active release against its manifest (in parallel).
@@ -244,7 +118,7 @@ impl Engine {
         tool_id: &str,
         reporter: &dyn Reporter,
     ) -> Result<VerifyReport, UpdateError> {
-        repair::verify(self, tool_id, reporter).await
+        repair::verify(&self.env, tool_id, reporter).await
     }
 
     /// Brings the active release back to exactly its manifest: bad files are
@@ -255,26 +129,58 @@ impl Engine {
         reporter: &dyn Reporter,
         cancel: &CancellationToken,
     ) -> Result<RepairReport, UpdateError> {
-        repair::run(self, tool_id, reporter, cancel).await
+        repair::run(&self.env, tool_id, reporter, cancel).await
     }
 
     /// Makes the previously active release (still kept) active again.
     pub async fn rollback(&self, tool_id: &str) -> Result<RollbackReport, UpdateError> {
-        history::rollback(self, tool_id).await
+        rollback::rollback(&self.env, tool_id).await
     }
 
     /// The activations of a tool, oldest first.
     pub fn history(&self, tool_id: &str) -> Result<Vec<HistoryEntry>, UpdateError> {
-        history::list(self, tool_id)
+        rollback::history(&self.env, tool_id)
     }
 }
 
-fn check_tool_id(tool_id: &str) -> Result<(), UpdateError> {
-    if crate::manifest::is_valid_tool_id(tool_id) {
-        Ok(())
-    } else {
-        Err(UpdateError::BadToolId {
-            tool_id: tool_id.to_owned(),
-        })
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::NullReporter;
+
+    fn is_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn engine_futures_are_send_so_an_app_can_spawn_them() {
+        let engine = Engine::new(EngineConfig::new("/nonexistent")).unwrap();
+        let cancel = CancellationToken::new();
+        let opts = UpdateOptions::default();
+        is_send(&engine.update("t", &opts, &NullReporter, &cancel));
+        is_send(&engine.check("t", &opts));
+        is_send(&engine.repair("t", &NullReporter, &cancel));
+        is_send(&engine.verify("t", &NullReporter));
+        is_send(&engine.status());
+        is_send(&engine.overview());
+        let rollback = engine.rollback("t");
+        is_send(&rollback);
+        let _: Option<RollbackReport> = None;
+    }
+
+    #[tokio::test]
+    async fn an_update_without_a_mirror_fails_with_a_usage_error_naming_the_tool() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::new(EngineConfig::new(dir.path())).unwrap();
+        let err = engine
+            .update(
+                "t",
+                &UpdateOptions::default(),
+                &NullReporter,
+                &CancellationToken::new(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), "usage");
+        assert!(err.to_string().starts_with("t: no mirror"), "{err}");
+        assert!(!dir.path().join("tools/t/current").exists());
     }
 }

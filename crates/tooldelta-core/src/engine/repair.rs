@@ -10,35 +10,26 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use super::remote::{self, Installed};
-use super::update::Update;
-use super::{Engine, RepairReport, check_tool_id};
+use super::env::Env;
+use super::installed::Installed;
+use super::session::Session;
 use crate::activate::Linker;
 use crate::diff::{Plan, PlannedFile};
 use crate::error::UpdateError;
 use crate::events::{Event, Phase, Reporter};
-use crate::fsutil::{create_dir_all_no_symlinks, fsync_dir, remove_tree_if_exists};
+use crate::fs::{create_dir_all_no_symlinks, fsync_dir, remove_tree_if_exists};
 use crate::hash::hash_file;
-use crate::manifest::Manifest;
-use crate::report::{FileCheck, FileStatus, VerifyReport};
-use crate::signing::{SignatureStatus, check_signature};
+use crate::report::{FileCheck, FileStatus, RepairReport, VerifyReport};
+use crate::signing::{SignatureStatus, TrustError};
 use crate::store::Store;
 use crate::verify::{all_ok, verify_release};
 
-fn require_installed(engine: &Engine, tool_id: &str) -> Result<Installed, UpdateError> {
-    check_tool_id(tool_id)?;
-    remote::installed(engine, tool_id)?.ok_or_else(|| UpdateError::NotInstalled {
-        tool_id: tool_id.to_owned(),
-        root: engine.root().to_owned(),
-    })
-}
-
 async fn check_files(
-    engine: &Engine,
+    env: &Env,
     tool_id: &str,
     installed: &Installed,
 ) -> Result<Vec<FileCheck>, UpdateError> {
-    let dir = engine.layout.release_dir(tool_id, &installed.version);
+    let dir = env.layout.release_dir(tool_id, &installed.version);
     let manifest = installed.manifest.clone();
     let dir2 = dir.clone();
     tokio::task::spawn_blocking(move || verify_release(&dir2, &manifest))
@@ -58,16 +49,16 @@ fn emit_checks(tool_id: &str, checks: &[FileCheck], reporter: &dyn Reporter) {
 }
 
 pub(super) async fn verify(
-    engine: &Engine,
+    env: &Env,
     tool_id: &str,
     reporter: &dyn Reporter,
 ) -> Result<VerifyReport, UpdateError> {
-    let installed = require_installed(engine, tool_id)?;
+    let installed = Installed::require(env, tool_id)?;
     reporter.report(&Event::Phase {
         tool_id: tool_id.to_owned(),
         phase: Phase::Verify,
     });
-    let files = check_files(engine, tool_id, &installed).await?;
+    let files = check_files(env, tool_id, &installed).await?;
     emit_checks(tool_id, &files, reporter);
     Ok(VerifyReport {
         tool_id: tool_id.to_owned(),
@@ -78,18 +69,17 @@ pub(super) async fn verify(
 }
 
 pub(super) async fn run(
-    engine: &Engine,
+    env: &Env,
     tool_id: &str,
     reporter: &dyn Reporter,
     cancel: &CancellationToken,
 ) -> Result<RepairReport, UpdateError> {
     let started = Instant::now();
-    let update = Update::new(engine, tool_id, reporter, cancel);
-    let _lock = update.prepare().await?;
-    let installed = require_installed(engine, tool_id)?;
-    check_stored_signature(engine, tool_id, &installed)?;
-    update.phase(Phase::Verify);
-    let before = check_files(engine, tool_id, &installed).await?;
+    let session = Session::open(env, tool_id, reporter, cancel).await?;
+    let installed = Installed::require(env, tool_id)?;
+    check_stored_signature(env, tool_id, &installed)?;
+    session.phase(Phase::Verify);
+    let before = check_files(env, tool_id, &installed).await?;
     let bad: Vec<&FileCheck> = before
         .iter()
         .filter(|c| matches!(c.status, FileStatus::Modified | FileStatus::Missing))
@@ -99,13 +89,13 @@ pub(super) async fn run(
         .filter(|c| c.status == FileStatus::Extra)
         .collect();
 
-    update.phase(Phase::Repair);
+    session.phase(Phase::Repair);
     let bad_files: Vec<PlannedFile> = bad
         .iter()
         .filter_map(|c| installed.manifest.file(&c.path))
         .map(PlannedFile::from)
         .collect();
-    let store = update.store.clone();
+    let store = session.store.clone();
     drop_corrupt_objects(&store, &bad_files).await;
     let plan = Plan {
         reuse: Vec::new(),
@@ -116,17 +106,17 @@ pub(super) async fn run(
             .collect(),
         remove: Vec::new(),
     };
-    let gc_guard = update.gc_guard().await?;
-    let totals = update
+    let gc_guard = session.gc_guard().await?;
+    let totals = session
         .fetch_all(&plan, &installed.manifest.tool_version, None)
         .await?;
-    let release = engine.layout.release_dir(tool_id, &installed.version);
+    let release = env.layout.release_dir(tool_id, &installed.version);
     replace_files(&release, &store, &bad_files, &extra)
         .await
         .map_err(UpdateError::io(tool_id, "repair", &release))?;
     drop(gc_guard);
 
-    let after = check_files(engine, tool_id, &installed).await?;
+    let after = check_files(env, tool_id, &installed).await?;
     emit_checks(tool_id, &after, reporter);
     let verify = VerifyReport {
         tool_id: tool_id.to_owned(),
@@ -150,25 +140,18 @@ pub(super) async fn run(
 /// With trusted keys configured, the stored manifest must still carry a valid
 /// signature: repair fetches by its hashes, so they must be HQ's.
 fn check_stored_signature(
-    engine: &Engine,
+    env: &Env,
     tool_id: &str,
     installed: &Installed,
 ) -> Result<(), UpdateError> {
-    if engine.config.trust.is_empty() {
+    if env.config.trust.is_empty() {
         return Ok(());
     }
-    let path = engine.layout.manifest_path(tool_id, &installed.version);
-    let bytes = std::fs::read(&path).map_err(UpdateError::io(tool_id, "read", &path))?;
-    let parsed = Manifest::parse(&bytes).map_err(|e| UpdateError::Corrupt {
-        tool_id: tool_id.to_owned(),
-        path: path.clone(),
-        cause: e.to_string(),
-    })?;
-    let check = check_signature(&parsed, &engine.config.trust);
+    let check = installed.signature(&env.config.trust);
     if check.status == SignatureStatus::Valid {
         return Ok(());
     }
-    Err(UpdateError::from(crate::signing::TrustError::Signature {
+    Err(UpdateError::from(TrustError::Signature {
         tool_id: tool_id.to_owned(),
         status: check.status,
         public_key_id: check.public_key_id,

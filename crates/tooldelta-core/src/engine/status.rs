@@ -1,17 +1,31 @@
-//! `status`: what is installed under the root, and what the mirrors offer.
+//! `status` and `overview`: what is installed under the root, and what the
+//! mirrors offer — one manifest fetch and verification per tool, shared by
+//! the status line and the planned delta (the app's refresh asks once).
 
-use std::fs;
-
-use super::{Engine, ToolStatus, UpdateOptions, remote};
-use crate::activate;
+use super::env::{Env, UpdateOptions};
+use super::installed::Local;
+use super::offer::fetch_verified;
+use super::{releases, update};
 use crate::error::UpdateError;
 use crate::lock::FileLock;
-use crate::manifest::{is_valid_tool_id, parse_version};
+use crate::manifest::is_valid_tool_id;
+use crate::report::{ToolStatus, UpdateCheck};
 
-pub(super) async fn all(engine: &Engine) -> Result<Vec<ToolStatus>, UpdateError> {
-    let tools_dir = engine.layout.tools_dir();
+/// A tool's status with the check of what the mirrors offer, from one
+/// manifest fetch ([`Engine::overview`](super::Engine::overview)).
+#[derive(Debug)]
+pub struct ToolOverview {
+    /// What `status` reports.
+    pub status: ToolStatus,
+    /// What `check` reports, for an installed tool when mirrors are configured.
+    pub check: Option<Result<UpdateCheck, UpdateError>>,
+}
+
+/// Every tool under the root, sorted.
+fn tool_ids(env: &Env) -> Result<Vec<String>, UpdateError> {
+    let tools_dir = env.layout.tools_dir();
     let mut ids = Vec::new();
-    match fs::read_dir(&tools_dir) {
+    match std::fs::read_dir(&tools_dir) {
         Ok(entries) => {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
@@ -24,52 +38,69 @@ pub(super) async fn all(engine: &Engine) -> Result<Vec<ToolStatus>, UpdateError>
         Err(e) => return Err(UpdateError::io("*", "list", &tools_dir)(e)),
     }
     ids.sort();
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.push(one(engine, &id).await?);
+    Ok(ids)
+}
+
+pub(super) async fn all(env: &Env) -> Result<Vec<ToolStatus>, UpdateError> {
+    let mut out = Vec::new();
+    for id in tool_ids(env)? {
+        out.push(one(env, &id, false).await?.status);
     }
     Ok(out)
 }
 
-async fn one(engine: &Engine, tool_id: &str) -> Result<ToolStatus, UpdateError> {
-    let layout = &engine.layout;
-    let installed = remote::installed(engine, tool_id)?;
-    let state = remote::load_state(engine, tool_id)?;
+pub(super) async fn overview(env: &Env) -> Result<Vec<ToolOverview>, UpdateError> {
+    let mut out = Vec::new();
+    for id in tool_ids(env)? {
+        out.push(one(env, &id, true).await?);
+    }
+    Ok(out)
+}
+
+/// One tool's status; with `plan`, also the delta an update would fetch
+/// (for an installed tool, whenever mirrors are configured).
+async fn one(env: &Env, tool_id: &str, plan: bool) -> Result<ToolOverview, UpdateError> {
+    let layout = &env.layout;
+    let local = Local::read(env, tool_id)?;
     let releases_dir = layout.releases_dir(tool_id);
-    let mut releases = activate::kept_releases(layout, tool_id).map_err(UpdateError::io(
+    let releases = releases::by_version(layout, tool_id).map_err(UpdateError::io(
         tool_id,
         "list",
         &releases_dir,
     ))?;
-    releases.sort_by(|a, b| {
-        parse_version(b)
-            .ok()
-            .cmp(&parse_version(a).ok())
-            .then_with(|| b.cmp(a))
-    });
+    let installed = local.installed.as_ref();
     let mut status = ToolStatus {
         tool_id: tool_id.to_owned(),
-        version: installed.as_ref().map(|i| i.version.clone()),
-        manifest_hash: installed.as_ref().map(|i| i.hash.clone()),
+        version: installed.map(|i| i.version.clone()),
+        manifest_hash: installed.map(|i| i.hash.clone()),
         releases,
-        highest_accepted: state.highest_accepted.clone(),
+        highest_accepted: local.state.highest_accepted.clone(),
         updater_running: FileLock::is_held(&layout.lock_path(tool_id)),
         available_version: None,
         update_available: None,
         check_error: None,
     };
-    if engine.fetcher.has_mirrors() && !engine.config.trust.is_empty() {
-        let floor = remote::floor(&state, installed.as_ref());
-        match remote::fetch_verified(engine, tool_id, &UpdateOptions::default(), floor.as_ref())
-            .await
-        {
+    let has_mirrors = env.fetcher.has_mirrors();
+    let report_offer = has_mirrors && !env.config.trust.is_empty();
+    let want_plan = plan && has_mirrors && installed.is_some();
+    if !report_offer && !want_plan {
+        return Ok(ToolOverview {
+            status,
+            check: None,
+        });
+    }
+    let floor = local.floor();
+    let offered = fetch_verified(env, tool_id, &UpdateOptions::default(), floor.as_ref()).await;
+    if report_offer {
+        match &offered {
             Ok((verified, _)) => {
                 status.available_version = Some(verified.version().to_string());
-                status.update_available =
-                    Some(installed.as_ref().is_none_or(|i| i.hash != verified.hash()));
+                status.update_available = Some(installed.is_none_or(|i| i.hash != verified.hash()));
             }
             Err(e) => status.check_error = Some(e.info()),
         }
     }
-    Ok(status)
+    let check = want_plan
+        .then(|| offered.map(|(verified, _)| update::plan_check(env, tool_id, &local, &verified)));
+    Ok(ToolOverview { status, check })
 }

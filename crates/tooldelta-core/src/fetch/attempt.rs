@@ -1,6 +1,6 @@
 //! One object's download, attempt by attempt: ranged request, the resume
-//! decision, streaming through the [`Sink`] with a stall timeout and the
-//! manifest size as a hard limit, then hash check and persist.
+//! decision, then a short composition of the stream adapters (size limit,
+//! stall timeout, cancellation, hashing sink), hash check and persist.
 
 use std::fs;
 use std::time::Instant;
@@ -10,11 +10,11 @@ use reqwest::header::{CONTENT_RANGE, ETAG, IF_RANGE, RANGE};
 use tokio_util::sync::CancellationToken;
 
 use super::resume::{Resume, decide};
-use super::sink::Sink;
 use super::{Fetched, Fetcher, ObjectJob};
 use crate::error::FetchError;
 use crate::events::{Event, Reporter};
 use crate::store::Store;
+use crate::stream::{Body, Sink, StreamError, error_chain, pump};
 use crate::throttle::{PROGRESS_INTERVAL, Progress};
 
 /// The state of one object's download across attempts and sources.
@@ -219,7 +219,7 @@ impl<'a> ObjectRun<'a> {
     fn stored_etag(&self) -> Option<String> {
         let path = self.store.etag_path(self.sha());
         // A planted link is no validator (and must not leak what it points to).
-        if !fs::symlink_metadata(&path).is_ok_and(|m| crate::fsutil::is_own_file(&m)) {
+        if !fs::symlink_metadata(&path).is_ok_and(|m| crate::fs::is_own_file(&m)) {
             return None;
         }
         let text = fs::read_to_string(path).ok()?;
@@ -233,7 +233,7 @@ impl<'a> ObjectRun<'a> {
             // Weak validators cannot guard a byte range (RFC 9110 §13.1.5).
             Some(etag) if etag.starts_with('"') => {
                 if self.stored_etag().as_deref() != Some(etag) {
-                    let _ = crate::fsutil::write_own_file(&path, etag.as_bytes());
+                    let _ = crate::fs::write_own_file(&path, etag.as_bytes());
                 }
             }
             _ => {
@@ -242,66 +242,38 @@ impl<'a> ObjectRun<'a> {
         }
     }
 
-    /// Streams the body into the partial; the manifest size is a hard limit.
+    /// Streams the body into the partial through the size limit (the
+    /// manifest size), the stall timeout and the cancellation token, then
+    /// checks the digest and persists.
     async fn stream(
         &mut self,
         url: &str,
-        mut resp: reqwest::Response,
+        resp: reqwest::Response,
         offset: u64,
     ) -> Result<(), FetchError> {
-        let path = self.store.partial_path(self.sha());
-        let mut sink = Sink::open(&path, offset);
+        let mut body = Body::new(resp)
+            .limit(self.size() - offset)
+            .stall_timeout(self.fetcher.stall_timeout)
+            .cancel_on(self.cancel.clone());
+        let mut sink = Sink::open(&self.store.partial_path(self.sha()), offset);
         let mut written = offset;
-        let stall = self.fetcher.stall_timeout;
-        let broke: Option<FetchError> = loop {
-            let next = tokio::select! {
-                () = self.cancel.cancelled() => break Some(FetchError::Cancelled),
-                r = tokio::time::timeout(stall, resp.chunk()) => r,
-            };
-            let chunk = match next {
-                Err(_) => {
-                    break Some(FetchError::Stalled {
-                        url: url.to_owned(),
-                        secs: stall.as_secs(),
-                        received: written,
-                    });
-                }
-                Ok(Err(e)) => {
-                    break Some(FetchError::Body {
-                        url: url.to_owned(),
-                        received: written,
-                        cause: error_chain(&e),
-                    });
-                }
-                Ok(Ok(None)) => break None,
-                Ok(Ok(Some(chunk))) => chunk,
-            };
-            let len = chunk.len() as u64;
-            if written + len > self.size() {
-                break Some(FetchError::TooLong {
-                    url: url.to_owned(),
-                    limit: self.size(),
-                });
-            }
-            if sink.write(chunk).await.is_err() {
-                // The writer stopped; its error is what `close` returns below.
-                break None;
-            }
+        let pumped = pump(&mut body, &mut sink, |len| {
             written += len;
             self.fetched.downloaded += len;
             self.progress.downloaded(len, self.reporter);
             self.file_progress(written);
-        };
+        })
+        .await;
         self.on_disk = written;
-        if let Some(err) = broke {
+        if let Err(err) = pumped {
             sink.close().await.map_err(|e| self.io(e))?;
-            if matches!(err, FetchError::TooLong { .. }) {
+            if matches!(err, StreamError::TooLong(_)) {
                 self.store
                     .discard_partial(self.sha())
                     .map_err(|e| self.io(e))?;
                 self.truncate();
             }
-            return Err(err);
+            return Err(self.stream_error(url, err, written));
         }
         if written < self.size() {
             sink.close().await.map_err(|e| self.io(e))?;
@@ -326,6 +298,27 @@ impl<'a> ObjectRun<'a> {
             });
         }
         self.persist().await
+    }
+
+    fn stream_error(&self, url: &str, err: StreamError, received: u64) -> FetchError {
+        let url = url.to_owned();
+        match err {
+            StreamError::Cancelled => FetchError::Cancelled,
+            StreamError::Stalled(after) => FetchError::Stalled {
+                url,
+                secs: after.as_secs(),
+                received,
+            },
+            StreamError::TooLong(_) => FetchError::TooLong {
+                url,
+                limit: self.size(),
+            },
+            StreamError::Transport(e) => FetchError::Body {
+                url,
+                received,
+                cause: error_chain(&e),
+            },
+        }
     }
 
     fn file_progress(&mut self, bytes_done: u64) {
@@ -354,16 +347,4 @@ impl<'a> ObjectRun<'a> {
             .map_err(|e| self.io(e))?;
         Ok(())
     }
-}
-
-/// reqwest's Display hides the cause ("error sending request"); show the chain.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

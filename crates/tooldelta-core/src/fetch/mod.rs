@@ -7,37 +7,38 @@
 //! one that breaks off is resumed at once while it makes progress; connection
 //! errors, 5xx and stalls move on to the next source, and whole rounds over
 //! the remaining sources are repeated with backoff (`backon`).
+//!
+//! The fetcher has its own [`FetchConfig`]: it knows nothing of the engine
+//! above it.
 
 mod attempt;
+mod manifest;
+mod object;
 pub mod resume;
-pub mod sink;
 
+use std::ops::AddAssign;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Url;
-use tokio_util::sync::CancellationToken;
 
+use crate::api;
 use crate::diff::PlannedFile;
-use crate::engine::EngineConfig;
-use crate::error::{FetchClass, FetchError, UpdateError};
-use crate::events::{Event, Reporter};
-use crate::manifest::MAX_MANIFEST_BYTES;
-use crate::store::Store;
-use crate::throttle::Progress;
+use crate::error::SetupError;
 
-/// Characters a URL path segment may keep as they are (RFC 3986 unreserved).
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// Attempts that made progress are not limited by `retries`, but by this,
-/// so a server that cuts every response still ends.
-const MAX_PROGRESSING_ATTEMPTS: u32 = 10_000;
+/// What the fetcher needs to know.
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    /// Mirror base URLs (e.g. `http://mirror:8080`), tried in order.
+    pub mirrors: Vec<String>,
+    /// A download that receives no byte for this long is abandoned (and retried).
+    pub stall_timeout: Duration,
+    /// Time allowed to connect and receive response headers.
+    pub connect_timeout: Duration,
+    /// Retries of a transient failure (per file, per source), with backoff.
+    pub retries: u32,
+}
 
 /// The HTTP side of the engine.
 #[derive(Debug, Clone)]
@@ -53,7 +54,8 @@ pub struct Fetcher {
     retries: u32,
 }
 
-/// A manifest as fetched: the bytes (at most [`MAX_MANIFEST_BYTES`]) and where from.
+/// A manifest as fetched: the bytes (at most
+/// [`MAX_MANIFEST_BYTES`](crate::manifest::MAX_MANIFEST_BYTES)) and where from.
 #[derive(Debug, Clone)]
 pub struct FetchedManifest {
     /// The raw bytes (not yet verified).
@@ -73,7 +75,7 @@ pub struct ObjectJob<'a> {
     pub sources: Vec<String>,
 }
 
-/// What fetching one object cost.
+/// What fetching cost: of one object, or summed over a fetch phase.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Fetched {
     /// Payload bytes received in this run.
@@ -82,18 +84,21 @@ pub struct Fetched {
     pub resumed: u64,
 }
 
+impl AddAssign for Fetched {
+    fn add_assign(&mut self, other: Self) {
+        self.downloaded += other.downloaded;
+        self.resumed += other.resumed;
+    }
+}
+
 impl Fetcher {
     /// Builds the HTTP client for a configuration.
-    pub fn new(config: &EngineConfig) -> Result<Self, UpdateError> {
-        // reqwest is built without a default TLS provider (no aws-lc-rs here);
-        // an error only means a provider is already installed.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+    pub fn new(config: &FetchConfig) -> Result<Self, SetupError> {
+        crate::tls::install_crypto_provider();
         let plain = client_builder(config.connect_timeout)
             .tls_certs_only([])
             .build()
-            .map_err(|e| UpdateError::Setup {
-                cause: format!("HTTP client: {e}"),
-            })?;
+            .map_err(SetupError::Client)?;
         let mirrors = config
             .mirrors
             .iter()
@@ -130,88 +135,6 @@ impl Fetcher {
         !self.mirrors.is_empty()
     }
 
-    /// Fetches `{mirror}/api/v1/tools/{id}/{version|latest}/manifest.json`
-    /// from the first mirror that serves it, capped at [`MAX_MANIFEST_BYTES`].
-    pub async fn manifest(
-        &self,
-        tool_id: &str,
-        version: Option<&str>,
-    ) -> Result<FetchedManifest, UpdateError> {
-        if self.mirrors.is_empty() {
-            return Err(UpdateError::NoMirror {
-                tool_id: tool_id.to_owned(),
-            });
-        }
-        let version = version.unwrap_or("latest");
-        let rel = format!(
-            "api/v1/tools/{}/{}/manifest.json",
-            enc(tool_id),
-            enc(version)
-        );
-        let mut last = None;
-        let mut delays = self.backoff();
-        loop {
-            let mut any_transient = false;
-            for mirror in &self.mirrors {
-                let url = mirror.join(&rel).expect("a relative path joins");
-                match self.get_capped(&url).await {
-                    Ok(bytes) => return Ok(FetchedManifest { bytes, url }),
-                    Err((cause, transient)) => {
-                        any_transient |= transient;
-                        last = Some((url.to_string(), cause, transient));
-                    }
-                }
-            }
-            match delays.next() {
-                Some(delay) if any_transient => tokio::time::sleep(delay).await,
-                _ => break,
-            }
-        }
-        let (url, cause, retryable) = last.expect("at least one mirror was tried");
-        Err(UpdateError::ManifestFetch {
-            tool_id: tool_id.to_owned(),
-            url,
-            cause,
-            retryable,
-        })
-    }
-
-    /// GET with the manifest cap; `Err((cause, transient))`.
-    async fn get_capped(&self, url: &Url) -> Result<Vec<u8>, (String, bool)> {
-        let client = self.client_for(url.as_str()).map_err(|e| (e, false))?;
-        let send = client.get(url.clone()).send();
-        let mut resp = match tokio::time::timeout(self.stall_timeout, send).await {
-            Err(_) => return Err(("no answer".into(), true)),
-            Ok(Err(e)) => return Err((e.to_string(), true)),
-            Ok(Ok(r)) => r,
-        };
-        let status = resp.status().as_u16();
-        if status != 200 {
-            return Err((format!("HTTP {status}"), status >= 500));
-        }
-        if resp
-            .content_length()
-            .is_some_and(|n| n > MAX_MANIFEST_BYTES)
-        {
-            return Err((format!("larger than {MAX_MANIFEST_BYTES} bytes"), false));
-        }
-        let mut bytes = Vec::new();
-        loop {
-            let chunk = tokio::time::timeout(self.stall_timeout, resp.chunk()).await;
-            match chunk {
-                Err(_) => return Err(("stalled".into(), true)),
-                Ok(Err(e)) => return Err((e.to_string(), true)),
-                Ok(Ok(None)) => return Ok(bytes),
-                Ok(Ok(Some(c))) => {
-                    if (bytes.len() + c.len()) as u64 > MAX_MANIFEST_BYTES {
-                        return Err((format!("larger than {MAX_MANIFEST_BYTES} bytes"), false));
-                    }
-                    bytes.extend_from_slice(&c);
-                }
-            }
-        }
-    }
-
     /// The URLs to try for a file of `tool_id` at `version`, in order.
     pub fn sources(
         &self,
@@ -220,16 +143,10 @@ impl Fetcher {
         file: &PlannedFile,
         manifest_url: Option<&Url>,
     ) -> Vec<String> {
-        let path: Vec<String> = file.path.split('/').map(enc).collect();
         let mut out = Vec::with_capacity(self.mirrors.len() * 2 + 1);
         for mirror in &self.mirrors {
-            let blob = format!("api/v1/blobs/sha256/{}", file.sha256);
-            let by_path = format!(
-                "api/v1/tools/{}/{}/files/{}",
-                enc(tool_id),
-                enc(version),
-                path.join("/")
-            );
+            let blob = api::blob(&file.sha256);
+            let by_path = api::file(tool_id, version, &file.path);
             for rel in [blob, by_path] {
                 out.push(
                     mirror
@@ -252,6 +169,8 @@ impl Fetcher {
         out
     }
 
+    /// Delays between rounds over the sources: the one retry schedule of
+    /// manifests and objects alike.
     fn backoff(&self) -> impl Iterator<Item = Duration> {
         ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(200))
@@ -259,215 +178,6 @@ impl Fetcher {
             .with_max_times(self.retries as usize)
             .with_jitter()
             .build()
-    }
-
-    /// Brings one content into the store, trying its sources in order and
-    /// resuming its `.partial`. Emits `file_started`, `file_failed` and
-    /// progress; the caller emits `file_verified`.
-    pub async fn fetch_object(
-        &self,
-        store: &Store,
-        job: &ObjectJob<'_>,
-        progress: &Progress,
-        reporter: &dyn Reporter,
-        cancel: &CancellationToken,
-    ) -> Result<Fetched, FetchError> {
-        // The store is shared by every tool under the root, and updaters of
-        // different tools run at once: one content is fetched by one of them
-        // at a time (they would write the same `.partial`, and one's persist
-        // would pull it from under the other).
-        let lock_path = store.fetch_lock_path(&job.file.sha256);
-        let lock = lock_object(&lock_path, cancel).await?;
-        if store.contains(&job.file.sha256, job.file.size) {
-            // Brought in by the updater we waited for.
-            return Ok(Fetched::default());
-        }
-        let fetched = self
-            .fetch_object_locked(store, job, progress, reporter, cancel)
-            .await;
-        if fetched.is_ok() {
-            // Safe to unlink while held: whoever locks this name (or the old
-            // inode) next finds the object stored and stops there.
-            let _ = std::fs::remove_file(&lock_path);
-        }
-        drop(lock);
-        fetched
-    }
-
-    async fn fetch_object_locked(
-        &self,
-        store: &Store,
-        job: &ObjectJob<'_>,
-        progress: &Progress,
-        reporter: &dyn Reporter,
-        cancel: &CancellationToken,
-    ) -> Result<Fetched, FetchError> {
-        let mut run = attempt::ObjectRun::new(self, store, job, progress, reporter, cancel);
-        let initial = run.start();
-        reporter.report(&Event::FileStarted {
-            tool_id: job.tool_id.to_owned(),
-            path: job.file.path.clone(),
-            size: job.file.size,
-            resume_from: initial,
-        });
-        let mut dead = vec![false; job.sources.len()];
-        let mut failures: Vec<FetchError> = Vec::new();
-        let mut delays = self.backoff();
-        let mut progressing = 0;
-        loop {
-            for (i, url) in job.sources.iter().enumerate() {
-                while !dead[i] {
-                    let before = run.on_disk();
-                    let err = match run.attempt(url).await {
-                        Ok(()) => return Ok(run.fetched()),
-                        Err(e) => e,
-                    };
-                    let class = err.class();
-                    let made_progress = run.on_disk() > before;
-                    // A stall moves on even after progress: a source that
-                    // trickles a few bytes between stalls would otherwise
-                    // hold the update for MAX_PROGRESSING_ATTEMPTS stall
-                    // timeouts (slow-retrieval attack); stalls spend the
-                    // `retries` rounds instead.
-                    let again = class == FetchClass::Retry
-                        && made_progress
-                        && !matches!(err, FetchError::Stalled { .. })
-                        && progressing < MAX_PROGRESSING_ATTEMPTS;
-                    report_failure(job, &err, class != FetchClass::Fatal, reporter);
-                    match class {
-                        FetchClass::Fatal => return Err(err),
-                        FetchClass::Integrity => dead[i] = true,
-                        FetchClass::NextSource if !err.is_transient() => dead[i] = true,
-                        _ => {}
-                    }
-                    failures.push(err);
-                    if !again {
-                        break;
-                    }
-                    progressing += 1;
-                }
-            }
-            if dead.iter().all(|d| *d) {
-                break;
-            }
-            let Some(delay) = delays.next() else { break };
-            tokio::select! {
-                () = cancel.cancelled() => return Err(FetchError::Cancelled),
-                () = tokio::time::sleep(delay) => {}
-            }
-        }
-        Err(most_telling(failures))
-    }
-}
-
-/// Waits (cancellably) for the per-object fetch lock.
-async fn lock_object(
-    path: &std::path::Path,
-    cancel: &CancellationToken,
-) -> Result<crate::lock::FileLock, FetchError> {
-    loop {
-        match crate::lock::FileLock::try_exclusive(path) {
-            Ok(Some(lock)) => return Ok(lock),
-            Ok(None) => {
-                tokio::select! {
-                    () = cancel.cancelled() => return Err(FetchError::Cancelled),
-                    () = tokio::time::sleep(Duration::from_millis(20)) => {}
-                }
-            }
-            Err(source) => {
-                return Err(FetchError::Io {
-                    path: path.to_owned(),
-                    source,
-                });
-            }
-        }
-    }
-}
-
-fn report_failure(
-    job: &ObjectJob<'_>,
-    err: &FetchError,
-    will_retry: bool,
-    reporter: &dyn Reporter,
-) {
-    let error = UpdateError::Fetch {
-        tool_id: job.tool_id.to_owned(),
-        path: job.file.path.clone(),
-        source: Box::new(clone_error(err)),
-    };
-    reporter.report(&Event::FileFailed {
-        tool_id: job.tool_id.to_owned(),
-        path: job.file.path.clone(),
-        error: error.info(),
-        will_retry,
-    });
-}
-
-/// An integrity failure says more than the network errors around it.
-fn most_telling(mut failures: Vec<FetchError>) -> FetchError {
-    if let Some(i) = failures
-        .iter()
-        .position(|e| e.class() == FetchClass::Integrity)
-    {
-        return failures.swap_remove(i);
-    }
-    failures.pop().unwrap_or(FetchError::Connect {
-        url: String::new(),
-        cause: "no source to fetch from".into(),
-    })
-}
-
-/// `FetchError` holds an `io::Error`, which is not `Clone`; events need a copy.
-fn clone_error(err: &FetchError) -> FetchError {
-    match err {
-        FetchError::Io { path, source } => FetchError::Io {
-            path: path.clone(),
-            source: std::io::Error::new(source.kind(), source.to_string()),
-        },
-        FetchError::Connect { url, cause } => FetchError::Connect {
-            url: url.clone(),
-            cause: cause.clone(),
-        },
-        FetchError::Status { url, status } => FetchError::Status {
-            url: url.clone(),
-            status: *status,
-        },
-        FetchError::Body {
-            url,
-            received,
-            cause,
-        } => FetchError::Body {
-            url: url.clone(),
-            received: *received,
-            cause: cause.clone(),
-        },
-        FetchError::Stalled {
-            url,
-            secs,
-            received,
-        } => FetchError::Stalled {
-            url: url.clone(),
-            secs: *secs,
-            received: *received,
-        },
-        FetchError::Integrity {
-            url,
-            expected_sha256,
-            actual_sha256,
-            expected_size,
-            actual_size,
-        } => FetchError::Integrity {
-            url: url.clone(),
-            expected_sha256: expected_sha256.clone(),
-            actual_sha256: actual_sha256.clone(),
-            expected_size: *expected_size,
-            actual_size: *actual_size,
-        },
-        FetchError::TooLong { url, limit } => FetchError::TooLong {
-            url: url.clone(),
-            limit: *limit,
-        },
-        FetchError::Cancelled => FetchError::Cancelled,
     }
 }
 
@@ -477,23 +187,20 @@ fn client_builder(connect_timeout: Duration) -> reqwest::ClientBuilder {
         .user_agent(concat!("tooldelta/", env!("CARGO_PKG_VERSION")))
 }
 
-fn enc(segment: &str) -> String {
-    utf8_percent_encode(segment, SEGMENT).to_string()
-}
-
 /// A mirror base URL, with a trailing slash so relative joins keep its path.
-fn parse_mirror(text: &str) -> Result<Url, UpdateError> {
+fn parse_mirror(text: &str) -> Result<Url, SetupError> {
     let with_slash = if text.ends_with('/') {
         text.to_owned()
     } else {
         format!("{text}/")
     };
-    let url = Url::parse(&with_slash).map_err(|e| UpdateError::Setup {
-        cause: format!("mirror URL {text:?}: {e}"),
+    let url = Url::parse(&with_slash).map_err(|source| SetupError::MirrorUrl {
+        url: text.to_owned(),
+        source,
     })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(UpdateError::Setup {
-            cause: format!("mirror URL {text:?}: only http and https are supported"),
+        return Err(SetupError::MirrorScheme {
+            url: text.to_owned(),
         });
     }
     Ok(url)
@@ -504,9 +211,13 @@ mod tests {
     use super::*;
 
     fn fetcher(mirrors: &[&str]) -> Fetcher {
-        let mut config = EngineConfig::new("/nonexistent");
-        config.mirrors = mirrors.iter().map(|m| (*m).to_owned()).collect();
-        Fetcher::new(&config).unwrap()
+        Fetcher::new(&FetchConfig {
+            mirrors: mirrors.iter().map(|m| (*m).to_owned()).collect(),
+            stall_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(15),
+            retries: 5,
+        })
+        .unwrap()
     }
 
     #[test]
@@ -531,23 +242,5 @@ mod tests {
                 "http://hq/api/v1/tools/t/files/x".to_owned(),
             ]
         );
-    }
-
-    #[test]
-    fn an_integrity_failure_outranks_later_network_errors() {
-        let err = most_telling(vec![
-            FetchError::Integrity {
-                url: "u".into(),
-                expected_sha256: "e".into(),
-                actual_sha256: "a".into(),
-                expected_size: 1,
-                actual_size: 1,
-            },
-            FetchError::Status {
-                url: "v".into(),
-                status: 404,
-            },
-        ]);
-        assert_eq!(err.class(), FetchClass::Integrity);
     }
 }

@@ -155,6 +155,15 @@ impl Manifest {
         text
     }
 
+    /// Whether `expires_at` is set and `now` is at or past it (an
+    /// unparseable time is a rule violation, reported by the rules instead).
+    pub fn is_expired(&self, now: jiff::Timestamp) -> bool {
+        self.expires_at
+            .as_deref()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .is_some_and(|t| now >= t)
+    }
+
     /// Sum of all file sizes.
     pub fn total_size(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()

@@ -21,7 +21,7 @@ pub use keys::{
     KeyError, KeyId, TrustStore, generate_key, public_key_pem, read_public_key, read_secret_key,
     secret_key_pem,
 };
-pub use verified::{TrustError, TrustPolicy, VerifiedManifest};
+pub use verified::{CheckedManifest, TrustError, TrustPolicy, VerifiedManifest, check_manifest};
 
 /// Domain separation: a manifest signature can never be replayed as a
 /// signature over anything else.
@@ -74,16 +74,28 @@ pub struct SignatureCheck {
 
 /// Checks a parsed manifest's signature against the trusted keys.
 pub fn check_signature(parsed: &ParsedManifest, trust: &TrustStore) -> SignatureCheck {
-    let Some(sig) = &parsed.manifest.signature else {
+    check_signature_of(&parsed.manifest, &parsed.computed_hash, trust)
+}
+
+/// Checks the signature of a manifest whose content hashes to
+/// `computed_hash` (a manifest already parsed once, e.g. the active one).
+pub fn check_signature_of(
+    manifest: &Manifest,
+    computed_hash: &str,
+    trust: &TrustStore,
+) -> SignatureCheck {
+    let Some(sig) = &manifest.signature else {
         return SignatureCheck {
             status: SignatureStatus::Unsigned,
             public_key_id: None,
         };
     };
     let public_key_id = Some(sig.public_key_id.clone());
+    let holds =
+        |key| manifest.manifest_hash == computed_hash && signature_holds(computed_hash, sig, key);
     let status = match trust.get(&sig.public_key_id) {
         None => SignatureStatus::UnknownKey,
-        Some(key) if signature_holds(parsed, sig, key) => SignatureStatus::Valid,
+        Some(key) if holds(key) => SignatureStatus::Valid,
         Some(_) => SignatureStatus::Invalid,
     };
     SignatureCheck {
@@ -92,12 +104,8 @@ pub fn check_signature(parsed: &ParsedManifest, trust: &TrustStore) -> Signature
     }
 }
 
-fn signature_holds(
-    parsed: &ParsedManifest,
-    sig: &Signature,
-    key: &ed25519_dalek::VerifyingKey,
-) -> bool {
-    if sig.algorithm != ALGORITHM || !parsed.hash_matches() {
+fn signature_holds(hash: &str, sig: &Signature, key: &ed25519_dalek::VerifyingKey) -> bool {
+    if sig.algorithm != ALGORITHM {
         return false;
     }
     let Ok(bytes) = BASE64.decode(&sig.signature) else {
@@ -106,7 +114,7 @@ fn signature_holds(
     let Ok(signature) = ed25519_dalek::Signature::from_slice(&bytes) else {
         return false;
     };
-    key.verify_strict(&signing_message(&parsed.computed_hash), &signature)
+    key.verify_strict(&signing_message(hash), &signature)
         .is_ok()
 }
 

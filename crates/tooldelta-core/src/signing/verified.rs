@@ -122,61 +122,116 @@ pub struct VerifiedManifest {
     bytes: Vec<u8>,
 }
 
+/// A manifest through the steps every manifest takes wherever it is used
+/// (engine, mirror import and pull-through): bounded strict parse, the rules
+/// of CONTRACT §1, `manifest_hash`, and the signature when one is required.
+#[derive(Debug, Clone)]
+pub struct CheckedManifest {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Its `manifest_hash`, as computed.
+    pub hash: String,
+    /// What its signature check found.
+    pub signature: SignatureCheck,
+}
+
+/// The one manifest gate. `tool_id` is the tool asked for, named in errors
+/// (`None`: errors name the tool the manifest states). With
+/// `signature_required`, only a valid signature by a key of `trust` passes;
+/// without it (a mirror importing with no keys given) the check is reported.
+pub fn check_manifest(
+    bytes: &[u8],
+    trust: &TrustStore,
+    signature_required: bool,
+    tool_id: Option<&str>,
+) -> Result<CheckedManifest, TrustError> {
+    let label = |m: Option<&Manifest>| {
+        tool_id
+            .or(m.map(|m| m.tool_id.as_str()))
+            .unwrap_or("unknown tool")
+            .to_owned()
+    };
+    // Bounded, strict parse; the hash is taken over the bytes as received.
+    let parsed = Manifest::parse(bytes).map_err(|source| TrustError::Malformed {
+        tool_id: label(None),
+        source,
+    })?;
+    let tool_id = label(Some(&parsed.manifest));
+    // Every rule of CONTRACT §1, paths first among them, even when signed.
+    if let Err(e) = parsed.manifest.check_rules() {
+        return Err(TrustError::Malformed {
+            tool_id,
+            source: e.into(),
+        });
+    }
+    // The content must be what the hash says …
+    if !parsed.hash_matches() {
+        return Err(TrustError::HashMismatch {
+            tool_id,
+            stated: parsed.manifest.manifest_hash.clone(),
+            computed: parsed.computed_hash,
+        });
+    }
+    // … and the hash signed by a trusted key.
+    let signature = check_signature(&parsed, trust);
+    if signature_required && signature.status != SignatureStatus::Valid {
+        return Err(TrustError::Signature {
+            tool_id,
+            status: signature.status,
+            public_key_id: signature.public_key_id,
+        });
+    }
+    Ok(CheckedManifest {
+        manifest: parsed.manifest,
+        hash: parsed.computed_hash,
+        signature,
+    })
+}
+
+impl CheckedManifest {
+    /// Freeze defence: refuses a manifest past its `expires_at` at `now`.
+    pub fn check_expiry(&self, now: Timestamp) -> Result<(), TrustError> {
+        if !self.manifest.is_expired(now) {
+            return Ok(());
+        }
+        Err(TrustError::Expired {
+            tool_id: self.manifest.tool_id.clone(),
+            version: self.manifest.tool_version.clone(),
+            expires_at: self.manifest.expires_at.clone().unwrap_or_default(),
+        })
+    }
+}
+
 impl VerifiedManifest {
-    /// Checks manifest bytes against a policy; the spec step of each check is
-    /// written above it.
+    /// Checks manifest bytes against a client's policy: [`check_manifest`]
+    /// with a signature required, then the client's own checks, the spec step
+    /// of each written above it.
     pub fn verify(bytes: &[u8], policy: &TrustPolicy<'_>) -> Result<Self, TrustError> {
         let tool_id = policy.tool_id.to_owned();
-        let malformed = |source: ManifestError| TrustError::Malformed {
-            tool_id: tool_id.clone(),
-            source,
-        };
-        // Bounded, strict parse; the hash is taken over the bytes as received.
-        let parsed = crate::manifest::Manifest::parse(bytes).map_err(malformed)?;
-        // Every rule of CONTRACT §1, paths first among them, even when signed.
-        parsed
-            .manifest
-            .check_rules()
-            .map_err(|e| malformed(e.into()))?;
-        // The content must be what the hash says …
-        if !parsed.hash_matches() {
-            return Err(TrustError::HashMismatch {
-                tool_id,
-                stated: parsed.manifest.manifest_hash.clone(),
-                computed: parsed.computed_hash,
-            });
-        }
-        // … and the hash signed by a trusted key.
-        let SignatureCheck {
-            status,
-            public_key_id,
-        } = check_signature(&parsed, policy.trust);
-        if status != SignatureStatus::Valid {
-            return Err(TrustError::Signature {
-                tool_id,
-                status,
-                public_key_id,
-            });
-        }
-        let manifest = parsed.manifest;
+        let checked = check_manifest(bytes, policy.trust, true, Some(policy.tool_id))?;
         // Mix-and-match: a validly signed manifest for another tool.
-        if manifest.tool_id != policy.tool_id {
+        if checked.manifest.tool_id != policy.tool_id {
             return Err(TrustError::WrongTool {
                 expected: tool_id,
-                found: manifest.tool_id,
+                found: checked.manifest.tool_id,
             });
         }
-        let version = manifest
-            .version()
-            .map_err(|e: RuleViolation| malformed(e.into()))?;
+        let version =
+            checked
+                .manifest
+                .version()
+                .map_err(|e: RuleViolation| TrustError::Malformed {
+                    tool_id: tool_id.clone(),
+                    source: ManifestError::from(e),
+                })?;
         check_version(&tool_id, &version, policy)?;
-        check_expiry(&manifest, policy.now)?;
+        checked.check_expiry(policy.now)?;
         Ok(Self {
             version,
-            hash: parsed.computed_hash,
-            key_id: public_key_id.unwrap_or_default(),
+            hash: checked.hash,
+            key_id: checked.signature.public_key_id.unwrap_or_default(),
             bytes: bytes.to_vec(),
-            manifest,
+            manifest: checked.manifest,
         })
     }
 
@@ -232,22 +287,6 @@ fn check_version(
                 explicit,
             });
         }
-    }
-    Ok(())
-}
-
-fn check_expiry(manifest: &Manifest, now: Timestamp) -> Result<(), TrustError> {
-    let Some(expires_at) = &manifest.expires_at else {
-        return Ok(());
-    };
-    // check_rules has already proven the timestamp parses.
-    let expiry: Timestamp = expires_at.parse().expect("checked by check_rules");
-    if now >= expiry {
-        return Err(TrustError::Expired {
-            tool_id: manifest.tool_id.clone(),
-            version: manifest.tool_version.clone(),
-            expires_at: expires_at.clone(),
-        });
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use tooldelta_core::api;
 use tooldelta_core::manifest::{is_sha256_hex, is_valid_tool_id};
 
 use super::AppState;
@@ -59,7 +60,7 @@ pub(crate) async fn catalog(
     let store = state.store.clone();
     let mut local = blocking(move || store.catalog()).await?;
     if let Some(up) = &state.upstream {
-        match up.index("/api/v1/tools").await {
+        match up.index(api::TOOLS).await {
             Ok(Some(doc)) => {
                 let remote: Vec<ToolIndex> = parse_index(&doc)?;
                 local = merge_catalogs(local, remote);
@@ -87,7 +88,7 @@ pub(crate) async fn tool(
     let id = tool_id.clone();
     let mut index = blocking(move || store.tool_index(&id)).await?;
     if let Some(up) = &state.upstream {
-        match up.index(&format!("/api/v1/tools/{tool_id}")).await {
+        match up.index(&api::tool(&tool_id)).await {
             Ok(Some(doc)) => {
                 let remote: ToolIndex = parse_index(&doc)?;
                 let merged = merge_catalogs(index.into_iter().collect(), vec![remote]);

@@ -1,7 +1,9 @@
-//! Small filesystem helpers: atomic writes, and opening files strictly inside the store.
+//! The store's own filesystem helpers: unique temp files in its scratch
+//! folder, and opening files strictly inside the store. The atomic write and
+//! the durable rename are the core's (`tooldelta_core::fs`).
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,33 +26,6 @@ pub(crate) fn create_temp(tmp_dir: &Path, hint: &str) -> io::Result<(File, PathB
         .mode(0o644)
         .open(&path)?;
     Ok((file, path))
-}
-
-/// fsyncs a folder so a rename inside it survives a power loss.
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Moves a finished, fsynced temp file to `dest` and makes the rename durable.
-pub(crate) fn persist(temp: &Path, dest: &Path) -> io::Result<()> {
-    let parent = dest.parent().expect("store paths have a parent");
-    std::fs::create_dir_all(parent)?;
-    // Commit point: once renamed, readers see the whole file or nothing.
-    std::fs::rename(temp, dest)?;
-    sync_dir(parent)
-}
-
-/// Writes `bytes` to `dest` atomically: temp file, fsync, rename, fsync folder.
-pub(crate) fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> io::Result<()> {
-    let (mut file, temp) = create_temp(tmp_dir, "write")?;
-    let result = file
-        .write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .and_then(|()| persist(&temp, dest));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
 }
 
 /// Opens `root/relative` for reading only if it is a regular file whose real

@@ -1,8 +1,8 @@
 //! `import`: a published tool folder and its manifest into the store.
 //!
-//! Order of the steps, each a check before trust: parse (bounded, strict) →
-//! CONTRACT §1 rules → `manifest_hash` → signature (when keys are trusted) →
-//! expiry → every file copied into the store while hashing, size and SHA-256
+//! Order of the steps, each a check before trust: the core's manifest gate
+//! ([`signing::check_manifest`]: parse (bounded, strict) → CONTRACT §1 rules →
+//! `manifest_hash` → signature, when keys are trusted) → expiry → every file copied into the store while hashing, size and SHA-256
 //! compared before the blob is renamed into place → the manifest written last.
 //! Writing the manifest is the commit point: once a version is listed, every
 //! blob it names is present. Re-importing the same manifest changes nothing.
@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 use tooldelta_core::hash::{HASH_BUF_SIZE, HashingReader, HashingWriter};
-use tooldelta_core::manifest::{FileEntry, Manifest, ManifestError};
-use tooldelta_core::signing::{SignatureCheck, SignatureStatus, TrustStore, check_signature};
+use tooldelta_core::manifest::{FileEntry, Manifest};
+use tooldelta_core::signing::{self, SignatureCheck, TrustError, TrustStore};
 
 use super::{Store, fsutil};
 
@@ -77,41 +77,10 @@ pub enum ImportError {
         #[source]
         source: io::Error,
     },
-    /// Not a manifest, or it breaks a rule of CONTRACT §1.
+    /// The manifest did not pass the core's manifest gate (parse, rules,
+    /// hash, signature when keys are trusted, expiry).
     #[error("manifest refused: {0}")]
-    Manifest(#[from] ManifestError),
-    /// `manifest_hash` does not match the content.
-    #[error(
-        "manifest for {tool_id}: manifest_hash {stated:?} does not match its content ({computed}); re-publish it"
-    )]
-    HashMismatch {
-        /// The tool.
-        tool_id: String,
-        /// What the manifest says.
-        stated: String,
-        /// What its content hashes to.
-        computed: String,
-    },
-    /// Trusted keys were given and the signature is not valid under them.
-    #[error("manifest for {tool_id}: signature is {status:?}{key}; refused because trusted keys were given", key = .public_key_id.as_deref().map(|k| format!(" (key id {k})")).unwrap_or_default())]
-    Signature {
-        /// The tool.
-        tool_id: String,
-        /// What the check found.
-        status: SignatureStatus,
-        /// The key id the manifest names.
-        public_key_id: Option<String>,
-    },
-    /// Past `expires_at`: no client would accept it.
-    #[error("manifest for {tool_id} {version}: expired at {expires_at}")]
-    Expired {
-        /// The tool.
-        tool_id: String,
-        /// The version.
-        version: String,
-        /// When it expired.
-        expires_at: String,
-    },
+    Trust(#[from] TrustError),
     /// A listed file is missing, or not a regular file, in the tool folder.
     #[error("{tool_id}: file {path:?} of the manifest: {file} is {problem}")]
     BadSourceFile {
@@ -328,7 +297,7 @@ impl Store {
             // Read-only: the export hardlinks these, and content must never change.
             std::fs::set_permissions(&temp, Permissions::from_mode(0o444))
                 .map_err(io_err(&temp))?;
-            fsutil::persist(&temp, dest).map_err(io_err(dest))
+            tooldelta_core::fs::persist(&temp, dest).map_err(io_err(dest))
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&temp);
@@ -337,42 +306,15 @@ impl Store {
     }
 }
 
-/// Steps before any file is touched: parse, rules, hash, signature (required
-/// when `trust` is not empty), expiry.
+/// Steps before any file is touched: the core's manifest gate (parse, rules,
+/// hash, signature — required when `trust` is not empty), then expiry.
 pub(crate) fn check_manifest(
     bytes: &[u8],
     trust: &TrustStore,
-) -> Result<(Manifest, SignatureCheck), ImportError> {
-    let parsed = Manifest::parse(bytes)?;
-    parsed.manifest.check_rules().map_err(ManifestError::from)?;
-    let tool_id = parsed.manifest.tool_id.clone();
-    if !parsed.hash_matches() {
-        return Err(ImportError::HashMismatch {
-            tool_id,
-            stated: parsed.manifest.manifest_hash.clone(),
-            computed: parsed.computed_hash.clone(),
-        });
-    }
-    let signature = check_signature(&parsed, trust);
-    if !trust.is_empty() && signature.status != SignatureStatus::Valid {
-        return Err(ImportError::Signature {
-            tool_id,
-            status: signature.status,
-            public_key_id: signature.public_key_id,
-        });
-    }
-    let manifest = parsed.manifest;
-    if let Some(expires_at) = &manifest.expires_at {
-        let expiry: jiff::Timestamp = expires_at.parse().expect("checked by check_rules");
-        if jiff::Timestamp::now() >= expiry {
-            return Err(ImportError::Expired {
-                tool_id,
-                version: manifest.tool_version.clone(),
-                expires_at: expires_at.clone(),
-            });
-        }
-    }
-    Ok((manifest, signature))
+) -> Result<(Manifest, SignatureCheck), TrustError> {
+    let checked = signing::check_manifest(bytes, trust, !trust.is_empty(), None)?;
+    checked.check_expiry(jiff::Timestamp::now())?;
+    Ok((checked.manifest, checked.signature))
 }
 
 /// Opens a listed file of the tool folder; refuses symlinks and non-files.

@@ -201,7 +201,7 @@ impl Store {
     ) -> io::Result<()> {
         assert!(is_valid_tool_id(tool_id) && is_version_text(version));
         let dest = self.root.join(Self::manifest_rel(tool_id, version));
-        fsutil::write_atomic(&self.tmp_dir(), &dest, bytes)
+        tooldelta_core::fs::write_atomic(&dest, bytes)
     }
 
     /// Every tool id that has a folder, sorted.

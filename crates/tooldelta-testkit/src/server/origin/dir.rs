@@ -170,8 +170,9 @@ fn blob_hash(root: &Path, file: &Path) -> Option<String> {
     let rel = file.strip_prefix(root).ok()?;
     let parent = rel.parent()?;
     let name = rel.file_name()?.to_str()?;
-    (parent == Path::new("api/v1/blobs/sha256") && tooldelta_core::manifest::is_sha256_hex(name))
-        .then(|| name.to_owned())
+    (parent == Path::new(tooldelta_core::api::BLOBS)
+        && tooldelta_core::manifest::is_sha256_hex(name))
+    .then(|| name.to_owned())
 }
 
 fn content_type(file: &Path) -> HeaderValue {

@@ -10,110 +10,32 @@
 //! keys are trusted, tool id and version asked for) before they are stored.
 
 use std::collections::HashMap;
-use std::fs::{File, Permissions};
-use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
-use tooldelta_core::hash::{ContentDigest, HashingWriter};
+use tooldelta_core::api;
 use tooldelta_core::manifest::MAX_MANIFEST_BYTES;
 use tooldelta_core::signing::TrustStore;
+use tooldelta_core::stream::Body;
+
+mod blob;
+mod error;
+
+use blob::stream_error;
+pub use error::UpstreamError;
 
 use crate::metrics::Metrics;
 use crate::singleflight::SingleFlight;
-use crate::store::{self, ImportError, Store, VersionSel, fsutil};
+use crate::store::{self, Store, VersionSel};
 
 /// Largest catalog or tool index accepted from upstream.
 const MAX_INDEX_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Why something could not be fetched from upstream. Every variant names the URL.
-#[derive(Debug, thiserror::Error)]
-pub enum UpstreamError {
-    /// Connection refused, timeout, or the body was cut: retrying may help.
-    #[error("upstream {url}: {source}")]
-    Request {
-        /// The URL asked.
-        url: String,
-        /// The cause.
-        #[source]
-        source: reqwest::Error,
-    },
-    /// Upstream does not have it.
-    #[error("upstream {url}: not found")]
-    NotFound {
-        /// The URL asked.
-        url: String,
-    },
-    /// Upstream answered with another unexpected status.
-    #[error("upstream {url}: HTTP {status}")]
-    Status {
-        /// The URL asked.
-        url: String,
-        /// The status received.
-        status: u16,
-    },
-    /// More bytes than allowed (a hostile or broken upstream).
-    #[error("upstream {url}: more than {limit} bytes")]
-    TooLarge {
-        /// The URL asked.
-        url: String,
-        /// The limit.
-        limit: u64,
-    },
-    /// The content is not what its address says; it was discarded.
-    #[error(
-        "upstream {url}: integrity failure: expected sha256 {expected} ({expected_size} bytes), received {actual} ({actual_size} bytes); discarded"
-    )]
-    Integrity {
-        /// The URL asked.
-        url: String,
-        /// The address.
-        expected: String,
-        /// What the bytes hash to.
-        actual: String,
-        /// The size a manifest states, or what was received when unknown.
-        expected_size: u64,
-        /// Bytes received.
-        actual_size: u64,
-    },
-    /// A manifest that breaks the rules, or is not signed by a trusted key.
-    #[error("upstream {url}: manifest refused: {source}")]
-    Manifest {
-        /// The URL asked.
-        url: String,
-        /// Why.
-        #[source]
-        source: Box<ImportError>,
-    },
-    /// A valid manifest for another tool or version than the route asked for.
-    #[error("upstream {url}: served a manifest for {found} instead")]
-    WrongManifest {
-        /// The URL asked.
-        url: String,
-        /// `tool version` found.
-        found: String,
-    },
-    /// Writing to the local store failed.
-    #[error("storing {path} from upstream: {source}")]
-    Store {
-        /// The local file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-}
-
-impl UpstreamError {
-    /// Whether upstream simply does not have it (answered 404 to the client).
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::NotFound { .. })
-    }
-}
+/// An upstream body that sends no byte for this long is abandoned.
+const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 type Shared<T> = Result<T, Arc<UpstreamError>>;
 
@@ -153,7 +75,7 @@ impl Upstream {
         store: Store,
         metrics: Arc<Metrics>,
     ) -> Result<Self, reqwest::Error> {
-        crate::install_crypto_provider();
+        tooldelta_core::tls::install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             // Per read, not per response: a multi-GB blob may take long, a stall may not.
@@ -177,8 +99,10 @@ impl Upstream {
         })
     }
 
+    /// The upstream URL of a route (relative, as [`api`] builds them, or
+    /// with a leading `/`).
     fn url(&self, route: &str) -> String {
-        format!("{}{route}", self.base)
+        format!("{}/{}", self.base, route.trim_start_matches('/'))
     }
 
     /// Makes sure the blob is in the store, fetching it once if needed.
@@ -305,30 +229,27 @@ impl Upstream {
         }
     }
 
-    /// A small document, read whole with a size cap.
+    /// A small document, read whole through the core's size-limit adapter.
     async fn get_small(&self, url: &str, limit: u64) -> Result<Bytes, UpstreamError> {
         let resp = self.get(url).await?;
-        let too_large = || UpstreamError::TooLarge {
-            url: url.to_owned(),
-            limit,
-        };
         if resp.content_length().is_some_and(|n| n > limit) {
-            return Err(too_large());
-        }
-        let mut out = Vec::new();
-        let mut stream = resp.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|source| UpstreamError::Request {
+            return Err(UpstreamError::TooLarge {
                 url: url.to_owned(),
-                source,
-            })?;
-            self.metrics.upstream_bytes.inc_by(chunk.len() as u64);
-            if (out.len() + chunk.len()) as u64 > limit {
-                return Err(too_large());
-            }
-            out.extend_from_slice(&chunk);
+                limit,
+            });
         }
-        Ok(Bytes::from(out))
+        let mut body = Body::new(resp).limit(limit).stall_timeout(STALL_TIMEOUT);
+        let mut out = Vec::new();
+        loop {
+            match body.next().await {
+                Ok(Some(chunk)) => {
+                    self.metrics.upstream_bytes.inc_by(chunk.len() as u64);
+                    out.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(Bytes::from(out)),
+                Err(e) => return Err(stream_error(url, e)),
+            }
+        }
     }
 
     async fn download_index(&self, route: &str) -> Result<Option<Bytes>, UpstreamError> {
@@ -354,9 +275,7 @@ impl Upstream {
         route_version: &str,
         sel: &VersionSel,
     ) -> Result<Option<String>, UpstreamError> {
-        let url = self.url(&format!(
-            "/api/v1/tools/{tool_id}/{route_version}/manifest.json"
-        ));
+        let url = self.url(&api::manifest(tool_id, route_version));
         let bytes = match self.get_small(&url, MAX_MANIFEST_BYTES).await {
             Ok(bytes) => bytes,
             Err(e) if e.is_not_found() => return Ok(None),
@@ -376,129 +295,6 @@ impl Upstream {
         })?
         .map(Some)
     }
-
-    async fn download_blob(
-        &self,
-        hex: &str,
-        expected_size: Option<u64>,
-    ) -> Result<(), UpstreamError> {
-        let url = self.url(&format!("/api/v1/blobs/sha256/{hex}"));
-        let resp = self.get(&url).await?;
-        let limit = expected_size.unwrap_or(self.max_blob_bytes);
-        if resp.content_length().is_some_and(|n| n > limit) {
-            return Err(UpstreamError::TooLarge { url, limit });
-        }
-        let scratch = self.store.tmp_dir();
-        let (file, temp) =
-            fsutil::create_temp(&scratch, hex).map_err(|source| UpstreamError::Store {
-                path: scratch.clone(),
-                source,
-            })?;
-        let expect = Expect {
-            url: &url,
-            hex,
-            limit,
-            size: expected_size,
-        };
-        let result = self.receive_blob(resp, file, &temp, &expect).await;
-        if result.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        result
-    }
-
-    async fn receive_blob(
-        &self,
-        resp: reqwest::Response,
-        file: File,
-        temp: &Path,
-        expect: &Expect<'_>,
-    ) -> Result<(), UpstreamError> {
-        let store_err = |source| UpstreamError::Store {
-            path: temp.to_owned(),
-            source,
-        };
-        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
-        // Hashing and writing happen on a blocking thread; the network side only
-        // moves buffers.
-        let writer = tokio::task::spawn_blocking(move || write_hashed(file, rx));
-        let mut received = 0u64;
-        let mut stream = resp.bytes_stream();
-        let mut failure = None;
-        while let Some(chunk) = stream.next().await {
-            let chunk = match chunk {
-                Ok(chunk) => chunk,
-                Err(source) => {
-                    failure = Some(UpstreamError::Request {
-                        url: expect.url.to_owned(),
-                        source,
-                    });
-                    break;
-                }
-            };
-            received += chunk.len() as u64;
-            self.metrics.upstream_bytes.inc_by(chunk.len() as u64);
-            if received > expect.limit {
-                failure = Some(UpstreamError::TooLarge {
-                    url: expect.url.to_owned(),
-                    limit: expect.limit,
-                });
-                break;
-            }
-            if tx.send(chunk).await.is_err() {
-                break; // the writer failed; its error is reported below
-            }
-        }
-        drop(tx);
-        let written = writer.await.map_err(|e| store_err(io::Error::other(e)))?;
-        if let Some(failure) = failure {
-            return Err(failure);
-        }
-        let digest = written.map_err(store_err)?;
-        if digest.sha256 != expect.hex || expect.size.is_some_and(|n| n != digest.size) {
-            return Err(UpstreamError::Integrity {
-                url: expect.url.to_owned(),
-                expected: expect.hex.to_owned(),
-                actual: digest.sha256,
-                expected_size: expect.size.unwrap_or(digest.size),
-                actual_size: digest.size,
-            });
-        }
-        std::fs::set_permissions(temp, Permissions::from_mode(0o444)).map_err(store_err)?;
-        // Commit point: verified content becomes visible under its address.
-        fsutil::persist(temp, &self.store.blob_path(expect.hex)).map_err(store_err)?;
-        tracing::info!(
-            url = expect.url,
-            bytes = digest.size,
-            "blob verified and stored"
-        );
-        Ok(())
-    }
-}
-
-/// What a blob download must turn out to be.
-struct Expect<'a> {
-    url: &'a str,
-    hex: &'a str,
-    limit: u64,
-    size: Option<u64>,
-}
-
-/// Writes what arrives on `rx` to `file`, hashing it, then fsyncs.
-fn write_hashed(
-    file: File,
-    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
-) -> io::Result<ContentDigest> {
-    let mut writer = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
-    while let Some(chunk) = rx.blocking_recv() {
-        writer.write_all(&chunk)?;
-    }
-    let (buffered, digest) = writer.finish();
-    let file = buffered
-        .into_inner()
-        .map_err(io::IntoInnerError::into_error)?;
-    file.sync_all()?;
-    Ok(digest)
 }
 
 /// Checks a manifest from upstream and stores it unless a manifest for the

@@ -1,20 +1,25 @@
-//! Durable file-system steps: fsync of files and folders, atomic writes,
-//! read-only permissions. Each write, fsync, rename and delete of the update
-//! path goes through a fail point (feature `failpoints`) so the fault matrix
-//! can stop the engine at every step.
+//! Durable file-system steps, the one home of each in the workspace: fsync of
+//! folders, the atomic write (used by the engine, the mirror, the CLI and the
+//! settings file), persisting a finished temp file, read-only permissions,
+//! and opening engine-owned files without following planted links. Each
+//! write, fsync, rename and delete of the update path goes through a fail
+//! point (feature `failpoints`) so the fault matrix can stop the engine at
+//! every step.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Returns an I/O error from a fail point when it is configured (feature
 /// `failpoints`); compiles to nothing otherwise. `return(enospc)` makes it a
 /// "no space left" error, as a full disk would.
 macro_rules! failpoint {
     ($name:literal) => {
-        fail::fail_point!($name, |arg: Option<String>| Err(
-            crate::fsutil::injected_error($name, arg.as_deref())
-        ))
+        fail::fail_point!($name, |arg: Option<String>| Err(crate::fs::injected_error(
+            $name,
+            arg.as_deref()
+        )))
     };
 }
 pub(crate) use failpoint;
@@ -33,37 +38,55 @@ pub(crate) fn injected_error(name: &str, arg: Option<&str>) -> io::Error {
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     failpoint!("fsync_dir");
     // Opening a folder read-only and calling fsync is how POSIX makes entries durable.
-    File::open(dir)?.sync_all()
+    fs_err::File::open(dir)?.sync_all()
 }
 
 /// Writes `bytes` to `path` atomically and durably: temp file in the same
-/// folder, fsync, rename, fsync the folder. Readers see the old or the new
-/// content, never a mix.
+/// folder (`.NAME.tmp-PID-N`, unique per write), fsync, rename, fsync the
+/// folder (created when missing). Readers see the old or the new content,
+/// never a mix. Errors name the file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+    fs_err::create_dir_all(dir)?;
     let result = (|| {
         failpoint!("write_atomic::write");
-        let mut file = OpenOptions::new()
+        let mut file = fs_err::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .open(&tmp)?;
         file.write_all(bytes)?;
         failpoint!("write_atomic::fsync");
         file.sync_all()?;
         drop(file);
         failpoint!("write_atomic::rename");
-        fs::rename(&tmp, path)?;
-        fsync_dir(dir)
+        persist(&tmp, path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Renames a finished, fsynced temp file to `dest` (creating its folder) and
+/// makes the rename durable. The rename is the commit point: readers see the
+/// whole file or nothing.
+pub fn persist(temp: &Path, dest: &Path) -> io::Result<()> {
+    let dir = match dest.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    fs_err::create_dir_all(dir)?;
+    fs_err::rename(temp, dest)?;
+    fsync_dir(dir)
 }
 
 /// Whether `meta` (from `symlink_metadata`) is a regular file with a single

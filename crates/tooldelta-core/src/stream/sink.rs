@@ -1,4 +1,4 @@
-//! The disk side of a download: a blocking thread that hashes and writes the
+//! The disk side of a download ([`Sink`]): a blocking thread that hashes and writes the
 //! chunks the network side hands it through a bounded channel. Network reads,
 //! hashing and writing overlap, and memory stays bounded by the channel.
 
@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::fsutil::failpoint;
+use crate::fs::failpoint;
 use crate::hash::{ContentDigest, HASH_BUF_SIZE, HashingWriter};
 
 /// Chunks in flight between the network and the disk. hyper hands out chunks
@@ -100,7 +100,7 @@ fn write_loop(
 ) -> io::Result<Writer> {
     failpoint!("fetch::open");
     // Never through a symlink or hard link planted in the partial folder.
-    let mut file = crate::fsutil::open_own_file(path)?;
+    let mut file = crate::fs::open_own_file(path)?;
     let hasher = reseed(&mut file, offset)?;
     file.set_len(offset)?;
     file.seek(SeekFrom::Start(offset))?;
@@ -136,7 +136,7 @@ fn write_loop(
 /// along the way (dpkg uses `sync_file_range` for the same reason).
 struct EarlyWriteback {
     kick: std::sync::mpsc::SyncSender<()>,
-    thread: std::thread::JoinHandle<io::Result<()>>,
+    thread: std::thread::JoinHandle<io::Result<u64>>,
 }
 
 impl EarlyWriteback {
@@ -149,10 +149,12 @@ impl EarlyWriteback {
                 // The kernel reports a write-back error once per open file:
                 // the first one is kept here and returned by `stop`, never
                 // left for the final fsync to miss.
+                let mut syncs = 0;
                 while kicks.recv().is_ok() {
                     file.sync_data()?;
+                    syncs += 1;
                 }
-                Ok(())
+                Ok(syncs)
             })?;
         Ok(Self { kick, thread })
     }
@@ -162,8 +164,9 @@ impl EarlyWriteback {
         let _ = self.kick.try_send(());
     }
 
-    /// Waits for the write-back under way and returns its error, if any.
-    fn stop(self) -> io::Result<()> {
+    /// Waits for the write-back under way; returns how many ran, or the
+    /// first error.
+    fn stop(self) -> io::Result<u64> {
         drop(self.kick);
         self.thread
             .join()
@@ -227,13 +230,30 @@ mod tests {
     }
 
     #[test]
-    fn a_write_back_thread_syncs_on_request_and_stops_cleanly() {
+    fn a_write_back_thread_syncs_on_request_and_only_then() {
         let file = tempfile::tempfile().unwrap();
+        let idle = EarlyWriteback::start(&file).unwrap();
+        assert_eq!(idle.stop().unwrap(), 0, "no request, no fdatasync");
+
         let writeback = EarlyWriteback::start(&file).unwrap();
         (&file).write_all(b"some bytes").unwrap();
         writeback.kick();
         writeback.kick();
-        writeback.stop().unwrap();
+        // Two requests while one may still be pending coalesce: at least
+        // one and at most two syncs ran before `stop` returned.
+        let syncs = writeback.stop().unwrap();
+        assert!((1..=2).contains(&syncs), "{syncs} syncs");
+    }
+
+    #[tokio::test]
+    async fn a_writer_that_fails_reports_its_error_on_close() {
+        let dir = tempfile::tempdir().unwrap();
+        // The partial's folder is gone: the writer cannot even open it.
+        let path = dir.path().join("missing/z.partial");
+        let mut sink = Sink::open(&path, 0);
+        let _ = sink.write(Bytes::from_static(b"abc")).await;
+        let err = sink.close().await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
     }
 
     #[tokio::test]

@@ -1,0 +1,100 @@
+//! What every engine operation works with: the configuration, the install
+//! layout and the fetcher ([`Env`]), below every other engine module so none
+//! of them imports the façade.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::DEFAULT_KEEP_RELEASES;
+use crate::error::UpdateError;
+use crate::fetch::{FetchConfig, Fetcher};
+use crate::layout::Layout;
+use crate::signing::TrustStore;
+
+/// Everything an [`Engine`](super::Engine) needs. Build with
+/// [`EngineConfig::new`] and adjust fields.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The install root (`--root`): `tools/`, `objects/` live under it.
+    pub root: PathBuf,
+    /// Mirror base URLs (e.g. `http://mirror:8080`), tried in order.
+    pub mirrors: Vec<String>,
+    /// The keys whose manifests are accepted.
+    pub trust: TrustStore,
+    /// Previous releases kept for rollback (besides the active one).
+    pub keep_releases: usize,
+    /// A download that receives no byte for this long is abandoned (and retried).
+    pub stall_timeout: Duration,
+    /// Time allowed to connect and receive response headers.
+    pub connect_timeout: Duration,
+    /// Retries of a transient failure (per file, per source), with backoff.
+    pub retries: u32,
+    /// Files downloaded at once.
+    pub concurrency: usize,
+}
+
+impl EngineConfig {
+    /// Defaults: keep 2 releases, 30 s stall timeout, 5 retries, 4 parallel files.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            mirrors: Vec::new(),
+            trust: TrustStore::new(),
+            keep_releases: DEFAULT_KEEP_RELEASES,
+            stall_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(15),
+            retries: 5,
+            concurrency: 4,
+        }
+    }
+
+    /// The fetcher's part of the configuration.
+    pub fn fetch_config(&self) -> FetchConfig {
+        FetchConfig {
+            mirrors: self.mirrors.clone(),
+            stall_timeout: self.stall_timeout,
+            connect_timeout: self.connect_timeout,
+            retries: self.retries,
+        }
+    }
+}
+
+/// Options of one update.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateOptions {
+    /// The version to install; `None` for the mirror's `latest`.
+    pub version: Option<String>,
+    /// Allow an explicit `version` older than the highest accepted one.
+    pub allow_downgrade: bool,
+}
+
+/// The configuration, the layout under its root, and the HTTP side.
+#[derive(Debug)]
+pub(crate) struct Env {
+    pub config: EngineConfig,
+    pub layout: Layout,
+    pub fetcher: Fetcher,
+}
+
+impl Env {
+    pub fn new(config: EngineConfig) -> Result<Self, UpdateError> {
+        let layout = Layout::new(&config.root);
+        let fetcher = Fetcher::new(&config.fetch_config())?;
+        Ok(Self {
+            config,
+            layout,
+            fetcher,
+        })
+    }
+
+    /// Refuses what is not a valid tool id (CONTRACT §1).
+    pub fn check_tool_id(tool_id: &str) -> Result<(), UpdateError> {
+        if crate::manifest::is_valid_tool_id(tool_id) {
+            Ok(())
+        } else {
+            Err(UpdateError::BadToolId {
+                tool_id: tool_id.to_owned(),
+            })
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! A tool session: what every operation that changes a tool works within.
+//! It holds the tool's cross-process lock for its lifetime, the shared store,
+//! the reporter and the cancellation token; it runs the fetch phase and
+//! records activations in the tool's history. Update, repair and rollback
+//! each open one; none of them borrows another's.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use futures_util::stream::{self, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+use super::env::Env;
+use crate::diff::{Plan, PlannedFile};
+use crate::error::{FetchError, UpdateError};
+use crate::events::{Event, Phase, Reporter};
+use crate::fetch::{Fetched, FetchedManifest, ObjectJob};
+use crate::lock::FileLock;
+use crate::state::{HistoryEntry, ToolState};
+use crate::store::Store;
+use crate::throttle::Progress;
+
+/// One operation on one tool, under the tool's lock.
+pub(crate) struct Session<'a> {
+    pub env: &'a Env,
+    pub tool_id: &'a str,
+    pub reporter: &'a dyn Reporter,
+    pub cancel: &'a CancellationToken,
+    pub store: Store,
+    started: Instant,
+    _lock: FileLock,
+}
+
+impl<'a> Session<'a> {
+    /// Creates the tool and store folders and takes the tool's lock; fails
+    /// with `Locked` when another updater holds it.
+    pub async fn open(
+        env: &'a Env,
+        tool_id: &'a str,
+        reporter: &'a dyn Reporter,
+        cancel: &'a CancellationToken,
+    ) -> Result<Self, UpdateError> {
+        let started = Instant::now();
+        Env::check_tool_id(tool_id)?;
+        let layout = &env.layout;
+        let io = |op, path: &PathBuf| UpdateError::io(tool_id, op, path.clone());
+        let tool_dir = layout.tool_dir(tool_id);
+        fs_err::create_dir_all(&tool_dir).map_err(io("create", &tool_dir))?;
+        let store = Store::new(layout);
+        store
+            .ensure_dirs()
+            .map_err(io("create", &layout.objects_dir()))?;
+        let lock_path = layout.lock_path(tool_id);
+        let lock = FileLock::exclusive(&lock_path)
+            .await
+            .map_err(io("lock", &lock_path))?
+            .ok_or(UpdateError::Locked {
+                tool_id: tool_id.to_owned(),
+                path: lock_path,
+            })?;
+        Ok(Self {
+            env,
+            tool_id,
+            reporter,
+            cancel,
+            store,
+            started,
+            _lock: lock,
+        })
+    }
+
+    /// Emits a phase event.
+    pub fn phase(&self, phase: Phase) {
+        self.reporter.report(&Event::Phase {
+            tool_id: self.tool_id.to_owned(),
+            phase,
+        });
+    }
+
+    /// An I/O error of this tool, naming the operation and the path.
+    pub fn io(
+        &self,
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> UpdateError {
+        UpdateError::io(self.tool_id, op, path)
+    }
+
+    /// The error of a cancelled operation.
+    pub fn cancelled(&self) -> UpdateError {
+        UpdateError::Cancelled {
+            tool_id: self.tool_id.to_owned(),
+        }
+    }
+
+    /// Milliseconds since the session opened.
+    pub fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Holds the store shared, so no tool's garbage collection removes
+    /// objects this session fetched before its release links them.
+    pub async fn gc_guard(&self) -> Result<FileLock, UpdateError> {
+        let path = self.env.layout.gc_lock_path();
+        loop {
+            if let Some(lock) = FileLock::shared(&path)
+                .await
+                .map_err(self.io("lock", &path))?
+            {
+                return Ok(lock);
+            }
+            if self.cancel.is_cancelled() {
+                return Err(self.cancelled());
+            }
+        }
+    }
+
+    /// Fetches every object the plan lacks, a few at once; the first failure
+    /// stops the others (their partials stay for the next run).
+    pub async fn fetch_all(
+        &self,
+        plan: &Plan,
+        version: &str,
+        manifest: Option<&FetchedManifest>,
+    ) -> Result<Fetched, UpdateError> {
+        let objects = plan.objects_to_fetch();
+        self.check_space(&objects)?;
+        let fetcher = &self.env.fetcher;
+        let jobs: Vec<ObjectJob<'_>> = objects
+            .iter()
+            .map(|file| ObjectJob {
+                tool_id: self.tool_id,
+                file,
+                sources: fetcher.sources(self.tool_id, version, file, manifest.map(|m| &m.url)),
+            })
+            .collect();
+        let progress = Progress::new(self.tool_id, plan.bytes_to_fetch());
+        let cancel = self.cancel.child_token();
+        // Futures are made up front (not in a `map` closure over the stream):
+        // a closure there makes the whole update future `!Send` (rustc's
+        // higher-ranked lifetime limitation), and apps spawn it.
+        let pending: Vec<_> = jobs
+            .iter()
+            .map(|job| self.fetch_job(job, plan, &progress, &cancel))
+            .collect();
+        let mut running =
+            stream::iter(pending).buffer_unordered(self.env.config.concurrency.max(1));
+        let mut sum = Fetched::default();
+        let mut failure = None;
+        while let Some(done) = running.next().await {
+            match done {
+                Ok(f) => sum += f,
+                // The first failure stops the others (dropped below).
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        drop(running);
+        let totals = failure.map_or(Ok(sum), |e| Err(self.disk_full_or(e, &objects)));
+        cancel.cancel();
+        progress.emit(self.reporter);
+        totals
+    }
+
+    /// One object, then `file_verified` for every path that lists it.
+    async fn fetch_job(
+        &self,
+        job: &ObjectJob<'_>,
+        plan: &Plan,
+        progress: &Progress,
+        cancel: &CancellationToken,
+    ) -> Result<Fetched, UpdateError> {
+        let done = self
+            .env
+            .fetcher
+            .fetch_object(&self.store, job, progress, self.reporter, cancel)
+            .await
+            .map_err(|source| self.fetch_error(job, source))?;
+        for file in plan.fetch.iter().filter(|f| f.sha256 == job.file.sha256) {
+            self.reporter.report(&Event::FileVerified {
+                tool_id: self.tool_id.to_owned(),
+                path: file.path.clone(),
+            });
+        }
+        Ok(done)
+    }
+
+    fn fetch_error(&self, job: &ObjectJob<'_>, source: FetchError) -> UpdateError {
+        if matches!(source, FetchError::Cancelled) {
+            return self.cancelled();
+        }
+        UpdateError::Fetch {
+            tool_id: self.tool_id.to_owned(),
+            path: job.file.path.clone(),
+            source: Box::new(source),
+        }
+    }
+
+    /// Bytes still to download for `objects` (partials count as done).
+    fn bytes_needed(&self, objects: &[&PlannedFile]) -> u64 {
+        objects
+            .iter()
+            .map(|f| f.size.saturating_sub(self.store.partial_len(&f.sha256)))
+            .sum()
+    }
+
+    /// A download that failed for lack of space says how much is needed and
+    /// free, as the check before the download does (the disk may fill up
+    /// after it, e.g. through another program).
+    fn disk_full_or(&self, err: UpdateError, objects: &[&PlannedFile]) -> UpdateError {
+        let full = matches!(&err, UpdateError::Fetch { source, .. }
+            if matches!(&**source, FetchError::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::StorageFull));
+        if !full {
+            return err;
+        }
+        UpdateError::DiskFull {
+            tool_id: self.tool_id.to_owned(),
+            path: self.env.layout.objects_dir(),
+            needed: self.bytes_needed(objects),
+            free: self.store.free_space().unwrap_or(0),
+        }
+    }
+
+    fn check_space(&self, objects: &[&PlannedFile]) -> Result<(), UpdateError> {
+        let needed = self.bytes_needed(objects);
+        if needed == 0 {
+            return Ok(());
+        }
+        let dir = self.env.layout.objects_dir();
+        let free = self.store.free_space().map_err(self.io("statvfs", &dir))?;
+        if needed > free {
+            return Err(UpdateError::DiskFull {
+                tool_id: self.tool_id.to_owned(),
+                path: dir,
+                needed,
+                free,
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends an activation to the history and saves the state (after the
+    /// commit point).
+    pub fn record(&self, state: &mut ToolState, activation: Activation<'_>) {
+        state.record(
+            HistoryEntry {
+                version: activation.version.to_owned(),
+                manifest_hash: activation.hash.to_owned(),
+                from_version: activation.from_version,
+                action: activation.action.to_owned(),
+                at: jiff::Timestamp::now().to_string(),
+            },
+            activation.raise_floor,
+        );
+        let path = self.env.layout.state_path(self.tool_id);
+        // Past the commit point: the new release is active, so a failed state
+        // write must not turn the update into a reported failure (CONTRACT §3:
+        // a failed update leaves `current` as it was). The floor survives it:
+        // the next run takes the active version as a floor too.
+        if let Err(e) = state.save(&path) {
+            tracing::warn!("{}: cannot write {}: {e}", self.tool_id, path.display());
+        }
+    }
+}
+
+/// One activation, as the history records it.
+pub(crate) struct Activation<'a> {
+    /// The version made active.
+    pub version: &'a str,
+    /// Its `manifest_hash`.
+    pub hash: &'a str,
+    /// The version active before.
+    pub from_version: Option<String>,
+    /// `update`, `rollback` or `repair`.
+    pub action: &'a str,
+    /// Whether the no-rollback floor rises to `version` (a rollback, the
+    /// user's choice, never lowers it and never raises it).
+    pub raise_floor: bool,
+}

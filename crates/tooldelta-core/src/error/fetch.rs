@@ -1,0 +1,161 @@
+//! Why one file could not be fetched from one source, and what to do next.
+
+use std::path::PathBuf;
+
+use super::ErrorKind;
+use crate::events::ErrorInfo;
+
+/// Why one file could not be fetched from one source (a URL).
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// No connection, or no response headers.
+    #[error("cannot reach {url}: {cause}")]
+    Connect {
+        /// The URL.
+        url: String,
+        /// The transport's complaint.
+        cause: String,
+    },
+    /// An HTTP status that is not a success.
+    #[error("{url} answered HTTP {status}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+    /// The body broke off.
+    #[error("download from {url} broke off after {received} bytes: {cause}")]
+    Body {
+        /// The URL.
+        url: String,
+        /// Bytes of the file present when it broke off.
+        received: u64,
+        /// The transport's complaint.
+        cause: String,
+    },
+    /// No byte arrived for the stall timeout.
+    #[error("download from {url} stalled: no byte for {secs} s at {received} bytes")]
+    Stalled {
+        /// The URL.
+        url: String,
+        /// The stall timeout.
+        secs: u64,
+        /// Bytes of the file present when it stalled.
+        received: u64,
+    },
+    /// The content is not what the manifest says. Never retried at the same source.
+    #[error(
+        "integrity failure from {url}: expected sha256 {expected_sha256} ({expected_size} bytes), got {actual_sha256} ({actual_size} bytes)"
+    )]
+    Integrity {
+        /// The URL (which names the mirror).
+        url: String,
+        /// From the manifest.
+        expected_sha256: String,
+        /// What arrived.
+        actual_sha256: String,
+        /// From the manifest.
+        expected_size: u64,
+        /// What arrived.
+        actual_size: u64,
+    },
+    /// The server sent more bytes than the manifest's size (endless data).
+    #[error("{url} sent more than the {limit} bytes the manifest lists (endless data refused)")]
+    TooLong {
+        /// The URL.
+        url: String,
+        /// The manifest size.
+        limit: u64,
+    },
+    /// A manifest larger than [`MAX_MANIFEST_BYTES`](crate::manifest::MAX_MANIFEST_BYTES).
+    #[error("{url} is larger than {limit} bytes (endless data refused)")]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The cap.
+        limit: u64,
+    },
+    /// A local file could not be written: no other source helps.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The local file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The run was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// What to do after a [`FetchError`] (uv's retry classes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchClass {
+    /// Try the same source again (resuming).
+    Retry,
+    /// This source cannot help now; try the next one.
+    NextSource,
+    /// This source served bad bytes; try the next one, never this one again.
+    Integrity,
+    /// Stop: no source can help (local disk, cancellation).
+    Fatal,
+}
+
+impl FetchError {
+    /// The class that decides what the fetcher does next.
+    pub fn class(&self) -> FetchClass {
+        match self {
+            Self::Body { .. } | Self::Stalled { .. } => FetchClass::Retry,
+            Self::Connect { .. } | Self::Status { .. } => FetchClass::NextSource,
+            Self::Integrity { .. } | Self::TooLong { .. } | Self::TooLarge { .. } => {
+                FetchClass::Integrity
+            }
+            Self::Io { .. } | Self::Cancelled => FetchClass::Fatal,
+        }
+    }
+
+    /// The URL this error is about, if any.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Self::Connect { url, .. }
+            | Self::Status { url, .. }
+            | Self::Body { url, .. }
+            | Self::Stalled { url, .. }
+            | Self::Integrity { url, .. }
+            | Self::TooLong { url, .. }
+            | Self::TooLarge { url, .. } => Some(url),
+            Self::Io { .. } | Self::Cancelled => None,
+        }
+    }
+
+    /// The error's kind, as reported.
+    pub fn kind(&self) -> ErrorKind {
+        match self.class() {
+            FetchClass::Integrity => ErrorKind::Integrity,
+            FetchClass::Fatal if matches!(self, Self::Cancelled) => ErrorKind::Cancelled,
+            FetchClass::Fatal => ErrorKind::Io,
+            FetchClass::Retry | FetchClass::NextSource => ErrorKind::Network,
+        }
+    }
+
+    /// The error as renderers see it, for a file of a tool (a `file_failed`
+    /// event); the same message an [`UpdateError::Fetch`](super::UpdateError::Fetch) carries.
+    pub fn info_for(&self, tool_id: &str, path: &str) -> ErrorInfo {
+        ErrorInfo {
+            kind: self.kind(),
+            message: format!("{tool_id}: file {path}: {self}"),
+            retryable: self.is_transient(),
+        }
+    }
+
+    /// Whether the same source could answer later (5xx, broken body, stall).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+            Self::Connect { .. } | Self::Body { .. } | Self::Stalled { .. } => true,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The engine's typed errors: each names the tool, the file, the URL and the
+//! cause, and says whether trying again can help. [`ErrorKind`] is the one
+//! machine-readable class every layer reports.
+
+mod fetch;
+mod kind;
+
+use std::path::PathBuf;
+
+pub use fetch::{FetchClass, FetchError};
+pub use kind::{ErrorKind, ExitClass};
+
+use crate::events::ErrorInfo;
+use crate::manifest::ManifestError;
+use crate::signing::TrustError;
+
+/// Why the engine could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The HTTP client could not be built.
+    #[error("HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+    /// A mirror URL does not parse.
+    #[error("mirror URL {url:?}: {source}")]
+    MirrorUrl {
+        /// The URL as given.
+        url: String,
+        /// The parser's complaint.
+        #[source]
+        source: url::ParseError,
+    },
+    /// A mirror URL of another scheme than http or https.
+    #[error("mirror URL {url:?}: only http and https are supported")]
+    MirrorScheme {
+        /// The URL as given.
+        url: String,
+    },
+}
+
+/// What is wrong with a corrupt state or installed-manifest file.
+#[derive(Debug, thiserror::Error)]
+pub enum CorruptCause {
+    /// It cannot be read.
+    #[error("{0}")]
+    Read(#[source] std::io::Error),
+    /// The state file is not the JSON it should be.
+    #[error("{0}")]
+    State(#[source] serde_json::Error),
+    /// The stored manifest does not parse.
+    #[error("{0}")]
+    Manifest(#[source] ManifestError),
+    /// The stored manifest's `manifest_hash` does not match its content.
+    #[error("its manifest_hash does not match its content")]
+    HashMismatch,
+}
+
+/// Why an engine operation failed. Every variant but `Setup` names the tool.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    /// The engine could not be built (HTTP client, bad mirror URL).
+    #[error("cannot set up the engine: {0}")]
+    Setup(#[from] SetupError),
+    /// No mirror was configured for an operation that needs one.
+    #[error("{tool_id}: no mirror configured (pass --mirror URL)")]
+    NoMirror {
+        /// The tool.
+        tool_id: String,
+    },
+    /// Not a valid tool id (CONTRACT §1).
+    #[error("{tool_id:?} is not a valid tool id")]
+    BadToolId {
+        /// What was asked for.
+        tool_id: String,
+    },
+    /// The manifest could not be fetched from any mirror.
+    #[error("{tool_id}: cannot fetch manifest: {source}")]
+    ManifestFetch {
+        /// The tool.
+        tool_id: String,
+        /// The last failure (which names the URL).
+        #[source]
+        source: Box<FetchError>,
+    },
+    /// The manifest is not trusted (signature, tool, version, rollback, expiry, rules).
+    #[error(transparent)]
+    Trust(Box<TrustError>),
+    /// A file could not be fetched from any source.
+    #[error("{tool_id}: file {path}: {source}")]
+    Fetch {
+        /// The tool.
+        tool_id: String,
+        /// The file's path in the release.
+        path: String,
+        /// The last (or most telling) failure.
+        #[source]
+        source: Box<FetchError>,
+    },
+    /// Not enough free space for the download.
+    #[error("{tool_id}: not enough disk space in {path}: {needed} bytes needed, {free} bytes free")]
+    DiskFull {
+        /// The tool.
+        tool_id: String,
+        /// The folder downloads go to.
+        path: PathBuf,
+        /// Bytes the update needs.
+        needed: u64,
+        /// Bytes available.
+        free: u64,
+    },
+    /// A local file operation failed.
+    #[error("{tool_id}: cannot {op} {path}: {source}")]
+    Io {
+        /// The tool.
+        tool_id: String,
+        /// What was being done (`create`, `rename`, `fsync`, …).
+        op: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A state or installed-manifest file is unreadable.
+    #[error("{tool_id}: {path} is corrupt: {source}")]
+    Corrupt {
+        /// The tool.
+        tool_id: String,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: CorruptCause,
+    },
+    /// Another updater holds this tool's lock.
+    #[error("{tool_id}: another tooldelta process is updating this tool (lock {path} held)")]
+    Locked {
+        /// The tool.
+        tool_id: String,
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// The tool has no active release.
+    #[error("{tool_id}: not installed under {root}")]
+    NotInstalled {
+        /// The tool.
+        tool_id: String,
+        /// The install root.
+        root: PathBuf,
+    },
+    /// No earlier release is kept to roll back to.
+    #[error("{tool_id}: no previous release is kept to roll back to (active: {active})")]
+    NoPreviousRelease {
+        /// The tool.
+        tool_id: String,
+        /// The active version.
+        active: String,
+    },
+    /// The same version is installed with another manifest: a released version changed.
+    #[error(
+        "{tool_id}: version {version} is installed with manifest_hash {installed}, but the mirror now serves {offered} for it (a released version must never change)"
+    )]
+    VersionChanged {
+        /// The tool.
+        tool_id: String,
+        /// The version.
+        version: String,
+        /// The hash installed.
+        installed: String,
+        /// The hash offered.
+        offered: String,
+    },
+    /// The operation was cancelled; `current` is unchanged.
+    #[error("{tool_id}: cancelled; the active release is unchanged")]
+    Cancelled {
+        /// The tool.
+        tool_id: String,
+    },
+}
+
+impl From<TrustError> for UpdateError {
+    fn from(e: TrustError) -> Self {
+        Self::Trust(Box::new(e))
+    }
+}
+
+impl UpdateError {
+    /// The machine-readable class (`trust`, `integrity`, `network`, `disk_full`, …).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Setup(_) | Self::NoMirror { .. } | Self::BadToolId { .. } => ErrorKind::Usage,
+            Self::ManifestFetch { .. } => ErrorKind::Network,
+            Self::Trust(_) | Self::VersionChanged { .. } => ErrorKind::Trust,
+            Self::Fetch { source, .. } => source.kind(),
+            Self::DiskFull { .. } => ErrorKind::DiskFull,
+            Self::Io { .. } => ErrorKind::Io,
+            Self::Corrupt { .. } => ErrorKind::Corrupt,
+            Self::Locked { .. } => ErrorKind::Locked,
+            Self::NotInstalled { .. } => ErrorKind::NotInstalled,
+            Self::NoPreviousRelease { .. } => ErrorKind::NoPreviousRelease,
+            Self::Cancelled { .. } => ErrorKind::Cancelled,
+        }
+    }
+
+    /// Whether trying the same operation again later can help.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Self::ManifestFetch { source, .. } | Self::Fetch { source, .. } => {
+                source.is_transient()
+            }
+            Self::Locked { .. } | Self::Cancelled { .. } | Self::DiskFull { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The error as renderers and the UI see it.
+    pub fn info(&self) -> ErrorInfo {
+        ErrorInfo {
+            kind: self.kind(),
+            message: self.to_string(),
+            retryable: self.retryable(),
+        }
+    }
+
+    pub(crate) fn io(
+        tool_id: &str,
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let tool_id = tool_id.to_owned();
+        let path = path.into();
+        move |source| Self::Io {
+            tool_id,
+            op,
+            path,
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(
+        tool_id: &str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(CorruptCause) -> Self {
+        let tool_id = tool_id.to_owned();
+        let path = path.into();
+        move |source| Self::Corrupt {
+            tool_id,
+            path,
+            source,
+        }
+    }
+}

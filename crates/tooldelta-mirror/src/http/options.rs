@@ -1,0 +1,88 @@
+//! How to serve ([`ServeOptions`], [`TlsFiles`]) and why serving failed ([`ServeError`]).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tooldelta_core::signing::TrustStore;
+
+use crate::store::StoreError;
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The store folder.
+    pub store: PathBuf,
+    /// Base URL of an upstream mirror or static export to pull through from.
+    pub upstream: Option<String>,
+    /// When not empty, manifests from upstream must be signed by one of these keys.
+    pub trust: TrustStore,
+    /// Extra PEM CA certificates to trust for an `https://` upstream.
+    pub upstream_ca: Vec<PathBuf>,
+    /// Serve HTTPS with this certificate chain and key (PEM).
+    pub tls: Option<TlsFiles>,
+    /// How long `latest`, the catalog and tool indexes from upstream are reused.
+    pub refresh_interval: Duration,
+    /// Largest blob fetched from upstream when no manifest states its size.
+    pub max_blob_bytes: u64,
+    /// The URL clients reach this mirror at (for app-feed artifact URLs);
+    /// derived from the `Host` header when absent.
+    pub public_url: Option<String>,
+}
+
+/// A TLS certificate chain and private key, both PEM files.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Certificate chain.
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+impl ServeOptions {
+    /// Defaults for a store: no upstream, plain HTTP.
+    pub fn new(store: impl Into<PathBuf>) -> Self {
+        Self {
+            store: store.into(),
+            upstream: None,
+            trust: TrustStore::new(),
+            upstream_ca: Vec::new(),
+            tls: None,
+            refresh_interval: Duration::from_secs(30),
+            max_blob_bytes: 1 << 40,
+            public_url: None,
+        }
+    }
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The TLS certificate or key could not be loaded.
+    #[error("TLS certificate {cert} / key {key}: {source}")]
+    Tls {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An upstream CA file could not be read.
+    #[error("upstream CA certificate {path}: {cause}")]
+    UpstreamCa {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        cause: String,
+    },
+    /// The HTTP client for upstream could not be built.
+    #[error("upstream client: {0}")]
+    Client(#[from] reqwest::Error),
+    /// Accepting connections failed.
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
