@@ -48,7 +48,7 @@ fn hashing(c: &mut Criterion) {
     let data = vec![0x5au8; 16 << 20];
     group.throughput(Throughput::Bytes(data.len() as u64));
     group.bench_function("hash_bytes 16 MiB", |b| {
-        b.iter(|| hash_bytes(black_box(&data)))
+        b.iter(|| hash_bytes(black_box(&data)));
     });
 
     let dir = tempfile::tempdir().expect("temp dir");
@@ -68,7 +68,7 @@ fn canonical_json(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(bytes.len() as u64));
     group.sample_size(10);
     group.bench_function("manifest_hash (RFC 8785)", |b| {
-        b.iter(|| black_box(&m).compute_hash())
+        b.iter(|| black_box(&m).compute_hash());
     });
     group.bench_function("parse + canonical hash", |b| {
         b.iter(|| Manifest::parse(black_box(&bytes)).expect("parses"));
