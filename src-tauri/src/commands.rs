@@ -12,10 +12,11 @@ use tauri::ipc::Channel;
 use tauri::{AppHandle, Emitter as _, State};
 use tooldelta_core::ErrorKind;
 use tooldelta_core::engine::{
-    HistoryEntry, RepairReport, RollbackReport, ToolOverview, UpdateCheck, UpdateOptions,
+    CancellationToken, HistoryEntry, RepairReport, RollbackReport, ToolOverview, UpdateCheck,
+    UpdateOptions,
 };
 use tooldelta_core::error::UpdateError;
-use tooldelta_core::events::{ErrorInfo, Event};
+use tooldelta_core::events::{ErrorInfo, Event, NullReporter};
 use tooldelta_core::report::{UpdateReport, VerifyReport};
 use tooldelta_core::signing::{SignatureCheck, TrustError};
 
@@ -249,7 +250,8 @@ pub async fn rollback_tool(
 ) -> CmdResult<RollbackReport> {
     let engine = state.engine()?;
     let guard = state.runs.start(&tool_id, Operation::Update)?;
-    let result = engine.rollback(&tool_id).await;
+    let cancel = CancellationToken::new();
+    let result = engine.rollback(&tool_id, &NullReporter, &cancel).await;
     state.integrity.forget(&tool_id);
     state.rewatch();
     drop(guard);

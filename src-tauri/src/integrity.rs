@@ -157,6 +157,7 @@ mod tests {
                 actual_sha256: None,
                 expected_size: None,
                 actual_size: None,
+                shared_links: None,
             }],
         }
     }

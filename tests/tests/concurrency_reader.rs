@@ -15,7 +15,8 @@ use fault_support::{
     NEW, OLD, TOOL, World, assert_active, count_from_env, files_under, record_figures,
 };
 use serde_json::json;
-use tooldelta_core::{Engine, EngineConfig};
+use tooldelta_core::events::NullReporter;
+use tooldelta_core::{CancellationToken, Engine, EngineConfig};
 
 /// What the reader checks on each pass; returns the version it saw.
 fn read_once(current: &Path, trees: &BTreeMap<String, BTreeMap<String, Vec<u8>>>) -> String {
@@ -99,7 +100,7 @@ fn a_reader_of_current_during_1000_activations_always_sees_a_complete_release() 
             break;
         }
         let report = rt
-            .block_on(engine.rollback(TOOL))
+            .block_on(engine.rollback(TOOL, &NullReporter, &CancellationToken::new()))
             .unwrap_or_else(|e| panic!("activation {i}: {e}"));
         expected = if expected == NEW { OLD } else { NEW };
         assert_eq!(report.to_version, expected, "activation {i}");

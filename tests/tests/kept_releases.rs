@@ -104,6 +104,16 @@ fn repair_reaches_every_release_that_shares_a_damaged_model() {
         return;
     }
     edit_in_place(&model, b"appended by accident");
+    // verify says the edit reached other paths (store object, kept release).
+    let v = world.verify().json();
+    let checked = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == MODEL)
+        .unwrap();
+    assert_eq!(checked["status"], "modified");
+    assert!(checked["shared_links"].as_u64().unwrap() >= 2, "{checked}");
     // Shared inode: the kept release is damaged too.
     assert_ne!(
         engine_support::snapshot(&world.release("1.1.0")),
@@ -130,6 +140,11 @@ fn repair_reaches_every_release_that_shares_a_damaged_model() {
         "--json",
     ]);
     all.assert_success();
+    assert_eq!(all.json()["releases"][0]["version"], "1.1.0");
+
+    world.rollback().assert_success();
+    world.verify().assert_success();
+    assert_same_tree(&world.current(), &t1);
 }
 
 #[test]
@@ -141,6 +156,14 @@ fn rollback_repairs_from_the_mirror_when_the_store_is_damaged_too() {
     // Damage the kept release and the store copy alike (as a disk fault would).
     edit_in_place(&world.release("1.1.0").join(SCRIPT), b"# rot\n");
     edit_in_place(&object_path(&world, &sha), b"# rot\n");
+    let root = world.root.display().to_string();
+    let all = world.raw(&["verify", TOOL, "--root", &root, "--all-releases", "--json"]);
+    all.assert_failure();
+    let kept = &all.json()["releases"][0];
+    assert_eq!(
+        (kept["version"].as_str(), kept["ok"].as_bool()),
+        (Some("1.1.0"), Some(false))
+    );
 
     let out = rollback_with_mirror(&world);
     out.assert_success();
@@ -181,7 +204,14 @@ fn a_damaged_kept_release_with_no_good_copy_is_refused_and_nothing_switches() {
     let root = world.root.display().to_string();
     let trust = world.keys.public_pem().display().to_string();
     let out = world.raw(&[
-        "rollback", TOOL, "--root", &root, "--mirror", "http://127.0.0.1:1", "--trust", &trust,
+        "rollback",
+        TOOL,
+        "--root",
+        &root,
+        "--mirror",
+        "http://127.0.0.1:1",
+        "--trust",
+        &trust,
     ]);
     out.assert_failure();
     assert_eq!(world.current_target(), before);
@@ -194,10 +224,15 @@ fn repair_of_one_tool_also_repairs_another_tool_sharing_the_content() {
     let mut world = World::new();
     let (_t1, t2) = two_versions(&mut world);
     let other = world.tree("other");
-    other.text("run.sh", "#!/bin/sh\n").random(MODEL, 3 << 20, 11);
-    world
-        .mirror
-        .publish(other.root(), "other-tool", "1.0.0", world.keys.signing_key());
+    other
+        .text("run.sh", "#!/bin/sh\n")
+        .random(MODEL, 3 << 20, 11);
+    world.mirror.publish(
+        other.root(),
+        "other-tool",
+        "1.0.0",
+        world.keys.signing_key(),
+    );
     let args = world.with_target("update", &["other-tool"]);
     world
         .raw(&args.iter().map(String::as_str).collect::<Vec<_>>())

@@ -15,6 +15,9 @@ use crate::{Context, output};
 pub struct Args {
     /// The tool to check.
     tool_id: String,
+    /// Check the kept releases too (what `rollback` would switch to).
+    #[arg(long)]
+    all_releases: bool,
     #[command(flatten)]
     target: TargetArgs,
 }
@@ -25,14 +28,33 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
         trust: false,
     };
     let engine = engine::build(&args.target, ctx, needs, None)?;
-    let report = engine::runtime()?
+    let rt = engine::runtime()?;
+    let report = rt
         .block_on(engine.verify(&args.tool_id, &NullReporter))
         .map_err(engine::engine_error)?;
     print_human(&report);
-    if ctx.json {
-        output::print_json(&report)?;
+    let kept = if args.all_releases {
+        rt.block_on(engine.verify_kept(&args.tool_id))
+            .map_err(engine::engine_error)?
+    } else {
+        Vec::new()
+    };
+    for release in &kept {
+        print_human(release);
     }
-    Ok(if report.ok {
+    let ok = report.ok && kept.iter().all(|r| r.ok);
+    if ctx.json {
+        if args.all_releases {
+            // CONTRACT §2's fields for the active release, plus the kept ones.
+            let mut value = serde_json::to_value(&report)?;
+            value["ok"] = ok.into();
+            value["releases"] = serde_json::to_value(&kept)?;
+            output::print_json(&value)?;
+        } else {
+            output::print_json(&report)?;
+        }
+    }
+    Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -68,6 +68,12 @@ pub struct FileCheck {
     pub expected_size: Option<u64>,
     /// From disk.
     pub actual_size: Option<u64>,
+    /// For a modified file: how many other paths share its inode (the store
+    /// object, kept releases, other tools' releases). An in-place edit of a
+    /// hard link changed them all; `repair` heals them together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub shared_links: Option<u64>,
 }
 
 /// What `tooldelta verify --json` prints.
@@ -164,6 +170,9 @@ pub struct RepairReport {
     pub bytes_downloaded: u64,
     /// Bytes of partial downloads reused.
     pub bytes_resumed: u64,
+    /// Files of other releases (kept ones, other tools) that shared a
+    /// damaged inode and were put back too.
+    pub also_repaired: Vec<SharedRepair>,
     /// The verification after the repair.
     pub verify: VerifyReport,
     /// Wall time.
@@ -182,4 +191,25 @@ pub struct RollbackReport {
     pub to_version: String,
     /// `manifest_hash` of the release now active.
     pub manifest_hash: String,
+    /// Files of the target release that were damaged and put back before
+    /// the switch (from the store, or fetched from the mirror).
+    pub repaired: Vec<String>,
+    /// Unlisted files removed from the target release before the switch.
+    pub removed: Vec<String>,
+    /// Objects fetched from the mirror to heal the target.
+    pub files_downloaded: u64,
+    /// Their payload bytes.
+    pub bytes_downloaded: u64,
+}
+
+/// A release file outside the one being repaired that shared a damaged inode.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SharedRepair {
+    /// The tool whose release it is (maybe another tool listing the same content).
+    pub tool_id: String,
+    /// The release (version) that held the damaged file.
+    pub release: String,
+    /// The file's path in that release.
+    pub path: String,
 }

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -35,6 +36,7 @@ fn check_listed(dir: &Path, file: &FileEntry) -> io::Result<FileCheck> {
         actual_sha256: None,
         expected_size: Some(file.size),
         actual_size: None,
+        shared_links: None,
     };
     let meta = match fs::symlink_metadata(&path) {
         Ok(m) => m,
@@ -51,6 +53,8 @@ fn check_listed(dir: &Path, file: &FileEntry) -> io::Result<FileCheck> {
     let digest = hash_file(&path)?;
     if digest.sha256 == file.sha256 && digest.size == file.size {
         check.status = FileStatus::Ok;
+    } else if meta.nlink() > 1 {
+        check.shared_links = Some(meta.nlink() - 1);
     }
     check.actual_sha256 = Some(digest.sha256);
     check.actual_size = Some(digest.size);
@@ -89,6 +93,7 @@ fn find_extras(dir: &Path, listed: &BTreeSet<&str>) -> io::Result<Vec<FileCheck>
             actual_sha256: sha,
             expected_size: None,
             actual_size: size,
+            shared_links: None,
         });
     }
     Ok(extras)

@@ -32,21 +32,7 @@ impl Installed {
         let Some(version) = version else {
             return Ok(None);
         };
-        let path = layout.manifest_path(tool_id, &version);
-        let bytes = fs_err::read(&path).map_err(UpdateError::io(tool_id, "read", &path))?;
-        let corrupt = UpdateError::corrupt(tool_id, &path);
-        let parsed = match Manifest::parse(&bytes) {
-            Ok(parsed) => parsed,
-            Err(e) => return Err(corrupt(CorruptCause::Manifest(e))),
-        };
-        if !parsed.hash_matches() {
-            return Err(corrupt(CorruptCause::HashMismatch));
-        }
-        Ok(Some(Self {
-            version,
-            hash: parsed.computed_hash,
-            manifest: parsed.manifest,
-        }))
+        read_manifest(env, tool_id, &version).map(Some)
     }
 
     /// Like [`Installed::read`], but a tool with nothing active is an error.
@@ -62,6 +48,30 @@ impl Installed {
     pub fn signature(&self, trust: &TrustStore) -> SignatureCheck {
         check_signature_of(&self.manifest, &self.hash, trust)
     }
+}
+
+/// Reads the stored manifest of a kept release (active or not), checked
+/// against its own `manifest_hash`.
+pub(crate) fn read_manifest(
+    env: &Env,
+    tool_id: &str,
+    version: &str,
+) -> Result<Installed, UpdateError> {
+    let path = env.layout.manifest_path(tool_id, version);
+    let bytes = fs_err::read(&path).map_err(UpdateError::io(tool_id, "read", &path))?;
+    let corrupt = UpdateError::corrupt(tool_id, &path);
+    let parsed = match Manifest::parse(&bytes) {
+        Ok(parsed) => parsed,
+        Err(e) => return Err(corrupt(CorruptCause::Manifest(e))),
+    };
+    if !parsed.hash_matches() {
+        return Err(corrupt(CorruptCause::HashMismatch));
+    }
+    Ok(Installed {
+        version: version.to_owned(),
+        hash: parsed.computed_hash,
+        manifest: parsed.manifest,
+    })
 }
 
 /// A tool's local state: the active release and the state file.

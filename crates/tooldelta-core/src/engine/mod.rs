@@ -26,6 +26,7 @@
 //! [`Plan`]: crate::diff::Plan
 
 mod env;
+mod heal;
 mod installed;
 mod offer;
 mod releases;
@@ -48,7 +49,9 @@ use env::Env;
 /// How many previous releases are kept for rollback by default (one value
 /// for the engine and the settings file).
 pub use crate::config::DEFAULT_KEEP_RELEASES;
-pub use crate::report::{Delta, RepairReport, RollbackReport, ToolStatus, UpdateCheck};
+pub use crate::report::{
+    Delta, RepairReport, RollbackReport, SharedRepair, ToolStatus, UpdateCheck,
+};
 pub use crate::state::HistoryEntry;
 pub use env::{EngineConfig, UpdateOptions};
 pub use status::ToolOverview;
@@ -121,6 +124,12 @@ impl Engine {
         repair::verify(&self.env, tool_id, reporter).await
     }
 
+    /// Re-hashes every kept release other than the active one (newest first)
+    /// against its own stored manifest: what a rollback would switch to.
+    pub async fn verify_kept(&self, tool_id: &str) -> Result<Vec<VerifyReport>, UpdateError> {
+        repair::verify_kept(&self.env, tool_id).await
+    }
+
     /// Brings the active release back to exactly its manifest: bad files are
     /// replaced (never written in place), extra files removed; then re-verifies.
     pub async fn repair(
@@ -132,9 +141,17 @@ impl Engine {
         repair::run(&self.env, tool_id, reporter, cancel).await
     }
 
-    /// Makes the previously active release (still kept) active again.
-    pub async fn rollback(&self, tool_id: &str) -> Result<RollbackReport, UpdateError> {
-        rollback::rollback(&self.env, tool_id).await
+    /// Makes the previously active release (still kept) active again, after
+    /// verifying it: damaged files are put back from the store, or from the
+    /// mirrors when the store's copy is damaged too; without a good copy the
+    /// rollback is refused and `current` is unchanged.
+    pub async fn rollback(
+        &self,
+        tool_id: &str,
+        reporter: &dyn Reporter,
+        cancel: &CancellationToken,
+    ) -> Result<RollbackReport, UpdateError> {
+        rollback::rollback(&self.env, tool_id, reporter, cancel).await
     }
 
     /// The activations of a tool, oldest first.
@@ -161,8 +178,7 @@ mod tests {
         is_send(&engine.verify("t", &NullReporter));
         is_send(&engine.status());
         is_send(&engine.overview());
-        let rollback = engine.rollback("t");
-        is_send(&rollback);
+        is_send(&engine.rollback("t", &NullReporter, &cancel));
         let _: Option<RollbackReport> = None;
     }
 

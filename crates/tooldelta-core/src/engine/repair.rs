@@ -1,43 +1,23 @@
 //! `verify` and `repair` of the active release.
 //!
-//! Repair never writes a file in place: a release file may be a hard link to
-//! the store object and to the same file in other kept releases. A bad file is
-//! replaced by a new directory entry (link or copy under a temporary name,
-//! then rename over the path), so other releases keep their inodes untouched.
+//! Repair puts bad files back without writing any in place (see `heal`), and
+//! reaches every other release that shares a damaged inode: an in-place edit
+//! of a hard-linked file damages them all at once.
 
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tokio_util::sync::CancellationToken;
 
 use super::env::Env;
-use super::installed::Installed;
+use super::heal::{self, Damage, Inode};
+use super::installed::{Installed, read_manifest};
+use super::releases;
 use super::session::Session;
-use crate::activate::Linker;
-use crate::diff::{Plan, PlannedFile};
 use crate::error::UpdateError;
 use crate::events::{Event, Phase, Reporter};
-use crate::fs::{create_dir_all_no_symlinks, fsync_dir, remove_tree_if_exists};
-use crate::hash::hash_file;
-use crate::report::{FileCheck, FileStatus, RepairReport, VerifyReport};
+use crate::report::{FileCheck, FileStatus, RepairReport, SharedRepair, VerifyReport};
 use crate::signing::{SignatureStatus, TrustError};
-use crate::store::Store;
-use crate::verify::{all_ok, verify_release};
-
-async fn check_files(
-    env: &Env,
-    tool_id: &str,
-    installed: &Installed,
-) -> Result<Vec<FileCheck>, UpdateError> {
-    let dir = env.layout.release_dir(tool_id, &installed.version);
-    let manifest = installed.manifest.clone();
-    let dir2 = dir.clone();
-    tokio::task::spawn_blocking(move || verify_release(&dir2, &manifest))
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))
-        .and_then(|r| r)
-        .map_err(UpdateError::io(tool_id, "verify", &dir))
-}
+use crate::verify::all_ok;
 
 fn emit_checks(tool_id: &str, checks: &[FileCheck], reporter: &dyn Reporter) {
     for c in checks.iter().filter(|c| c.status == FileStatus::Ok) {
@@ -58,7 +38,8 @@ pub(super) async fn verify(
         tool_id: tool_id.to_owned(),
         phase: Phase::Verify,
     });
-    let files = check_files(env, tool_id, &installed).await?;
+    let dir = env.layout.release_dir(tool_id, &installed.version);
+    let files = heal::check_release(tool_id, &dir, &installed.manifest).await?;
     emit_checks(tool_id, &files, reporter);
     Ok(VerifyReport {
         tool_id: tool_id.to_owned(),
@@ -68,55 +49,62 @@ pub(super) async fn verify(
     })
 }
 
+/// Every kept release of a tool other than the active one, newest first,
+/// each checked against its own stored manifest (what a rollback would find).
+pub(super) async fn verify_kept(
+    env: &Env,
+    tool_id: &str,
+) -> Result<Vec<VerifyReport>, UpdateError> {
+    let installed = Installed::require(env, tool_id)?;
+    let releases_dir = env.layout.releases_dir(tool_id);
+    let versions = releases::by_version(&env.layout, tool_id).map_err(UpdateError::io(
+        tool_id,
+        "list",
+        &releases_dir,
+    ))?;
+    let mut out = Vec::new();
+    for version in versions.into_iter().filter(|v| *v != installed.version) {
+        let kept = read_manifest(env, tool_id, &version)?;
+        let dir = env.layout.release_dir(tool_id, &version);
+        let files = heal::check_release(tool_id, &dir, &kept.manifest).await?;
+        out.push(VerifyReport {
+            tool_id: tool_id.to_owned(),
+            version,
+            ok: all_ok(&files),
+            files,
+        });
+    }
+    Ok(out)
+}
+
 pub(super) async fn run(
     env: &Env,
     tool_id: &str,
     reporter: &dyn Reporter,
     cancel: &CancellationToken,
 ) -> Result<RepairReport, UpdateError> {
-    let started = Instant::now();
     let session = Session::open(env, tool_id, reporter, cancel).await?;
     let installed = Installed::require(env, tool_id)?;
     check_stored_signature(env, tool_id, &installed)?;
     session.phase(Phase::Verify);
-    let before = check_files(env, tool_id, &installed).await?;
-    let bad: Vec<&FileCheck> = before
-        .iter()
-        .filter(|c| matches!(c.status, FileStatus::Modified | FileStatus::Missing))
-        .collect();
-    let extra: Vec<&FileCheck> = before
-        .iter()
-        .filter(|c| c.status == FileStatus::Extra)
-        .collect();
+    let release = env.layout.release_dir(tool_id, &installed.version);
+    let before = heal::check_release(tool_id, &release, &installed.manifest).await?;
+    let damage = Damage::from_checks(&installed.manifest, &before);
+    // Before anything is replaced: which damaged inodes other releases (of
+    // this tool or others) share, so they are healed in the same run.
+    let shared = heal::shared_inodes(&release, &damage);
 
     session.phase(Phase::Repair);
-    let bad_files: Vec<PlannedFile> = bad
-        .iter()
-        .filter_map(|c| installed.manifest.file(&c.path))
-        .map(PlannedFile::from)
-        .collect();
-    let store = session.store.clone();
-    drop_corrupt_objects(&store, &bad_files).await;
-    let plan = Plan {
-        reuse: Vec::new(),
-        fetch: bad_files
-            .iter()
-            .filter(|f| !store.contains(&f.sha256, f.size))
-            .cloned()
-            .collect(),
-        remove: Vec::new(),
-    };
     let gc_guard = session.gc_guard().await?;
-    let totals = session
-        .fetch_all(&plan, &installed.manifest.tool_version, None)
-        .await?;
-    let release = env.layout.release_dir(tool_id, &installed.version);
-    replace_files(&release, &store, &bad_files, &extra)
+    let (files_downloaded, totals) =
+        heal::ensure_objects(&session, &installed.version, &damage).await?;
+    heal::replace_files(&release, &session.store, &damage)
         .await
-        .map_err(UpdateError::io(tool_id, "repair", &release))?;
+        .map_err(session.io("repair", &release))?;
+    let also_repaired = heal_sharers(&session, &shared, &installed.version).await?;
     drop(gc_guard);
 
-    let after = check_files(env, tool_id, &installed).await?;
+    let after = heal::check_release(tool_id, &release, &installed.manifest).await?;
     emit_checks(tool_id, &after, reporter);
     let verify = VerifyReport {
         tool_id: tool_id.to_owned(),
@@ -127,14 +115,39 @@ pub(super) async fn run(
     Ok(RepairReport {
         tool_id: tool_id.to_owned(),
         version: installed.version,
-        files_repaired: bad.iter().map(|c| c.path.clone()).collect(),
-        files_removed: extra.iter().map(|c| c.path.clone()).collect(),
-        files_downloaded: plan.fetch.len() as u64,
+        files_repaired: damage.bad_paths(),
+        files_removed: damage.extra.clone(),
+        files_downloaded,
         bytes_downloaded: totals.downloaded,
         bytes_resumed: totals.resumed,
+        also_repaired,
         verify,
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        duration_ms: session.elapsed_ms(),
     })
+}
+
+/// Puts back, from the objects this repair made good, every file of another
+/// release that shared a damaged inode.
+async fn heal_sharers(
+    session: &Session<'_>,
+    shared: &BTreeMap<String, BTreeSet<Inode>>,
+    version: &str,
+) -> Result<Vec<SharedRepair>, UpdateError> {
+    let env = session.env;
+    let sharers = heal::sharers(env, shared, (session.tool_id, version));
+    let mut out = Vec::new();
+    for ((tool_id, release), damage) in sharers {
+        let dir = env.layout.release_dir(&tool_id, &release);
+        heal::replace_files(&dir, &session.store, &damage)
+            .await
+            .map_err(session.io("repair", &dir))?;
+        out.extend(damage.bad.iter().map(|f| SharedRepair {
+            tool_id: tool_id.clone(),
+            release: release.clone(),
+            path: f.path.clone(),
+        }));
+    }
+    Ok(out)
 }
 
 /// With trusted keys configured, the stored manifest must still carry a valid
@@ -156,100 +169,4 @@ fn check_stored_signature(
         status: check.status,
         public_key_id: check.public_key_id,
     }))
-}
-
-/// A store object hard-linked to a file edited in place is edited too:
-/// re-hash the objects of the bad files and drop those that no longer match.
-async fn drop_corrupt_objects(store: &Store, files: &[PlannedFile]) {
-    let store = store.clone();
-    let files = files.to_vec();
-    let _ = tokio::task::spawn_blocking(move || {
-        for f in &files {
-            let path = store.object_path(&f.sha256);
-            if !store.contains(&f.sha256, f.size) {
-                continue;
-            }
-            let good = hash_file(&path).is_ok_and(|d| d.sha256 == f.sha256 && d.size == f.size);
-            if !good {
-                let _ = store.remove_object(&f.sha256);
-            }
-        }
-    })
-    .await;
-}
-
-/// Puts each bad file back as a new directory entry and removes extras.
-async fn replace_files(
-    release: &Path,
-    store: &Store,
-    bad: &[PlannedFile],
-    extra: &[&FileCheck],
-) -> std::io::Result<()> {
-    let release = release.to_owned();
-    let store = store.clone();
-    let bad = bad.to_vec();
-    let extra: Vec<String> = extra.iter().map(|c| c.path.clone()).collect();
-    tokio::task::spawn_blocking(move || {
-        let linker = Linker::default();
-        for f in &bad {
-            replace_one(&release, &store, &linker, f)?;
-        }
-        for path in &extra {
-            let full = release.join(path);
-            remove_tree_if_exists(&full)?;
-            if let Some(parent) = full.parent() {
-                fsync_dir(parent)?;
-            }
-        }
-        remove_empty_dirs(&release)
-    })
-    .await
-    .map_err(std::io::Error::other)?
-}
-
-fn replace_one(
-    release: &Path,
-    store: &Store,
-    linker: &Linker,
-    f: &PlannedFile,
-) -> std::io::Result<()> {
-    let rel = Path::new(&f.path);
-    let parent_rel = rel.parent().unwrap_or(Path::new(""));
-    create_dir_all_no_symlinks(release, parent_rel)?;
-    let dst = release.join(rel);
-    let parent = dst
-        .parent()
-        .expect("a release file has a parent")
-        .to_owned();
-    let name = rel
-        .file_name()
-        .expect("a release file has a name")
-        .to_string_lossy();
-    let tmp: PathBuf = parent.join(format!(".{name}.repair-{}", std::process::id()));
-    remove_tree_if_exists(&tmp)?;
-    linker.link_object(&store.object_path(&f.sha256), &tmp)?;
-    // A folder planted where the file belongs cannot be renamed over: drop it.
-    if std::fs::symlink_metadata(&dst).is_ok_and(|m| m.is_dir()) {
-        remove_tree_if_exists(&dst)?;
-    }
-    std::fs::rename(&tmp, &dst)?;
-    fsync_dir(&parent)
-}
-
-/// Folders left empty after removing extra files are not part of the release.
-fn remove_empty_dirs(release: &Path) -> std::io::Result<()> {
-    let dirs: Vec<PathBuf> = walkdir::WalkDir::new(release)
-        .min_depth(1)
-        .contents_first(true)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_dir())
-        .map(walkdir::DirEntry::into_path)
-        .collect();
-    for dir in dirs {
-        if std::fs::read_dir(&dir)?.next().is_none() {
-            std::fs::remove_dir(&dir)?;
-        }
-    }
-    Ok(())
 }

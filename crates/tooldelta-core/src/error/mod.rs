@@ -155,6 +155,24 @@ pub enum UpdateError {
         /// The active version.
         active: String,
     },
+    /// A release is damaged and neither the store nor a mirror holds a good
+    /// copy of these files; nothing was switched.
+    #[error(
+        "{tool_id}: release {version} is damaged and no good copy of {files_list} is reachable (the local store's copy is damaged or gone{mirror_hint}); nothing was switched",
+        files_list = files.join(", "),
+        mirror_hint = if cause.is_some() { "; the mirror could not serve it" } else { "; pass --mirror URL to fetch it" }
+    )]
+    NoGoodCopy {
+        /// The tool.
+        tool_id: String,
+        /// The damaged release.
+        version: String,
+        /// Its files that could not be put back.
+        files: Vec<String>,
+        /// Why the mirror could not help, when one was tried.
+        #[source]
+        cause: Option<Box<UpdateError>>,
+    },
     /// The same version is installed with another manifest: a released version changed.
     #[error(
         "{tool_id}: version {version} is installed with manifest_hash {installed}, but the mirror now serves {offered} for it (a released version must never change)"
@@ -197,6 +215,7 @@ impl UpdateError {
             Self::Locked { .. } => ErrorKind::Locked,
             Self::NotInstalled { .. } => ErrorKind::NotInstalled,
             Self::NoPreviousRelease { .. } => ErrorKind::NoPreviousRelease,
+            Self::NoGoodCopy { .. } => ErrorKind::Integrity,
             Self::Cancelled { .. } => ErrorKind::Cancelled,
         }
     }
