@@ -29,6 +29,7 @@ mod tests {
             report::Delta::decl(cfg),
             engine::UpdateCheck::decl(cfg),
             engine::RepairReport::decl(cfg),
+            engine::SharedRepair::decl(cfg),
             engine::RollbackReport::decl(cfg),
             engine::HistoryEntry::decl(cfg),
             dto::Integrity::decl(cfg),
