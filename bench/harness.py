@@ -330,10 +330,26 @@ class Child:
             self.proc.wait()
 
 
-def mirror_server(store: pathlib.Path) -> Child:
+def mirror_server(store: pathlib.Path, args: list[str] | None = None) -> Child:
     port = free_port()
-    cmd = [bin("tooldelta-mirror"), "serve", "--store", str(store), "--listen", f"127.0.0.1:{port}"]
+    cmd = [bin("tooldelta-mirror"), "serve", "--store", str(store), "--listen", f"127.0.0.1:{port}"] + (args or [])
     return Child(cmd, f"http://127.0.0.1:{port}", "tooldelta-mirror")
+
+
+def nofile_hard() -> int:
+    """The hard descriptor limit (a large number when unlimited)."""
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return 1 << 20 if hard == resource.RLIM_INFINITY else hard
+
+
+def raise_nofile() -> int:
+    """Raises this process's soft descriptor limit to the hard one (children
+    such as wrk inherit it); returns it."""
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return nofile_hard()
 
 
 def nginx_binary() -> str:
@@ -343,9 +359,11 @@ def nginx_binary() -> str:
     sys.exit("bench: nginx not found (install Debian's nginx-light: `make deps`)")
 
 
-def nginx_server(export: pathlib.Path, workers: str = "auto") -> Child:
+def nginx_server(export: pathlib.Path, workers: str = "auto", connections: int = 1024) -> Child:
     """nginx (Debian) over a static export with the project's docs/nginx.conf
-    server block, changed only in `listen` and `root`; its own prefix, no daemon."""
+    server block, changed only in `listen` and `root`; its own prefix, no daemon.
+    More than 1024 `connections` per worker also raise its descriptor limit
+    (`worker_rlimit_nofile`) to the hard limit, as `tooldelta-mirror serve` does."""
     port = free_port()
     prefix = WORK / "nginx"
     shutil.rmtree(prefix, ignore_errors=True)
@@ -356,9 +374,10 @@ def nginx_server(export: pathlib.Path, workers: str = "auto") -> Child:
     server = server.replace("/srv/tooldelta/export", str(export))
     user = "user root;\n" if os.geteuid() == 0 else ""
     t = prefix / "tmp"
+    rlimit = f"worker_rlimit_nofile {nofile_hard()};\n" if connections > 1024 else ""
     conf = (
-        f"{user}daemon off;\nworker_processes {workers};\npid {prefix}/nginx.pid;\n"
-        f"error_log {prefix}/logs/error.log warn;\nevents {{ worker_connections 1024; }}\n"
+        f"{user}daemon off;\nworker_processes {workers};\npid {prefix}/nginx.pid;\n{rlimit}"
+        f"error_log {prefix}/logs/error.log warn;\nevents {{ worker_connections {connections}; }}\n"
         f"http {{\n include /etc/nginx/mime.types;\n default_type application/octet-stream;\n"
         f" access_log {prefix}/logs/access.log;\n client_body_temp_path {t}/body;\n"
         f" proxy_temp_path {t}/proxy;\n fastcgi_temp_path {t}/fastcgi;\n uwsgi_temp_path {t}/uwsgi;\n"

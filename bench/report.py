@@ -14,7 +14,8 @@ import time
 from harness import ROOT, WORK, Table, Row, machine
 
 BEGIN, END = "<!-- bench:begin (written by bench/report.py) -->", "<!-- bench:end -->"
-SECTIONS = [("hashing", "Hashing"), ("serving", "Serving"), ("update", "Installing, small delta, verify, resume"),
+SECTIONS = [("hashing", "Hashing"), ("serving", "Serving"), ("connections", "A whole site at once"),
+            ("update", "Installing, small delta, verify, resume"),
             ("app", "The desktop app")]
 
 

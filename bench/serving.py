@@ -22,10 +22,10 @@ RANGE_KB = env_int("BENCH_WRK_RANGE_KB", 64, 64)
 LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lua", "ranges.lua")
 
 
-def wrk(url: str, size: int) -> dict:
+def wrk(url: str, size: int, connections: int = CONNECTIONS, seconds: int = SECONDS) -> dict:
     """One wrk run of random ranges; the summary as a dict."""
     env = dict(os.environ, BENCH_RANGE_SIZE=str(size), BENCH_RANGE_LEN=str(RANGE_KB * 1024))
-    out = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "10s", "-s", LUA, url],
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", LUA, url],
                          env=env, check=True, capture_output=True, text=True).stdout
     line = next(l for l in out.splitlines() if l.startswith("BENCH_JSON "))
     stats = json.loads(line.removeprefix("BENCH_JSON "))

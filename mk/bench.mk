@@ -7,11 +7,11 @@
 #   BENCH_QUICK=1 make bench        a few minutes, small files
 #   BENCH_RUNS, BENCH_HASH_MB, BENCH_MODEL_MB, BENCH_SCALE_MB=10,100,1024,4096, …
 
-BENCH_TARGETS += bench-build bench-hashing bench-serving bench-update bench-criterion bench-scaling bench-app bench-report
+BENCH_TARGETS += bench-build bench-hashing bench-serving bench-connections bench-update bench-criterion bench-scaling bench-app bench-report
 
 BENCH_PY := cd bench && python3
 
-.PHONY: bench-build bench-hashing bench-serving bench-update bench-criterion bench-scaling \
+.PHONY: bench-build bench-hashing bench-serving bench-connections bench-update bench-criterion bench-scaling \
         bench-app bench-plot-deps bench-report bench-docs
 
 bench-build: ## release binaries the benchmarks run (not the desktop app)
@@ -22,6 +22,9 @@ bench-hashing: bench-build ## publish vs openssl dgst; many files on 2 cores vs 
 
 bench-serving: bench-build ## our mirror vs nginx: 1 GiB to curl, 64 ranged wrk clients
 	$(BENCH_PY) serving.py
+
+bench-connections: bench-build ## 2 000 concurrent ranged wrk clients, ours vs nginx, limits raised alike
+	$(BENCH_PY) connections.py
 
 bench-update: bench-build ## install vs curl+sync, small delta vs cp -a, verify, RSS, resume
 	$(BENCH_PY) update.py

@@ -14,6 +14,8 @@ packages=(
   openssl curl nginx-light wrk
   # benchmarks (make bench): scripts, peak RSS of a child, the app's window (xwininfo)
   python3 time x11-utils
+  # the mirror's service unit test (systemd-analyze verify); prlimit is util-linux
+  systemd util-linux
 )
 
 missing=()

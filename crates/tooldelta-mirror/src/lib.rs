@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+mod conn;
 pub mod export;
 mod http;
 pub mod metrics;
@@ -15,6 +16,7 @@ mod singleflight;
 pub mod store;
 pub mod upstream;
 
+pub use conn::{ConnectionOptions, NofileLimit, raise_nofile_limit};
 pub use export::{ExportError, ExportReport, export};
 pub use http::{MirrorThread, RunningMirror, ServeError, ServeOptions, TlsFiles, serve};
 pub use store::{

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use tooldelta_core::signing::TrustStore;
 use tooldelta_mirror::app::AppReleaseInput;
-use tooldelta_mirror::{ImportOptions, ServeOptions, Store, TlsFiles};
+use tooldelta_mirror::{ConnectionOptions, ImportOptions, ServeOptions, Store, TlsFiles};
 
 #[derive(Parser)]
 #[command(
@@ -90,6 +90,57 @@ struct ServeArgs {
     /// The URL clients reach this mirror at (app-feed artifact URLs).
     #[arg(long)]
     public_url: Option<String>,
+    #[command(flatten)]
+    connections: ConnectionArgs,
+}
+
+/// Connection limits and timeouts (docs/mirror.md, "Connections").
+#[derive(Args)]
+struct ConnectionArgs {
+    /// Seconds a request head may take to arrive, TLS handshake included (0: no limit).
+    #[arg(long, default_value = "20", value_parser = seconds)]
+    header_timeout_secs: Option<Duration>,
+    /// Seconds a kept-alive connection may wait for its next request (0: no limit).
+    #[arg(long, default_value = "60", value_parser = seconds)]
+    idle_timeout_secs: Option<Duration>,
+    /// Seconds a client may take none of a response before it is dropped (0: no limit).
+    #[arg(long, default_value = "60", value_parser = seconds)]
+    send_timeout_secs: Option<Duration>,
+    /// Most connections served at once [default: (soft descriptor limit - reserve) / 2].
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Most connections from one client address (0: no cap).
+    #[arg(long, default_value_t = 256)]
+    max_connections_per_address: usize,
+    /// Descriptors kept for the server itself, outside the connection budget.
+    #[arg(long, default_value_t = 256)]
+    fd_reserve: u64,
+    /// Seconds a connection waits for a free slot before it is answered 503.
+    #[arg(long, default_value = "1", value_parser = seconds)]
+    connection_wait_secs: Option<Duration>,
+}
+
+impl ConnectionArgs {
+    fn options(&self) -> ConnectionOptions {
+        ConnectionOptions {
+            header_timeout: self.header_timeout_secs,
+            idle_timeout: self.idle_timeout_secs,
+            send_timeout: self.send_timeout_secs,
+            max_connections: self.max_connections,
+            max_per_address: (self.max_connections_per_address > 0)
+                .then_some(self.max_connections_per_address),
+            descriptor_reserve: self.fd_reserve,
+            connection_wait: self.connection_wait_secs.unwrap_or_default(),
+        }
+    }
+}
+
+/// Seconds (fractions allowed); 0 is `None`.
+fn seconds(text: &str) -> Result<Option<Duration>, String> {
+    let secs: f64 = text.parse().map_err(|e| format!("{text:?}: {e}"))?;
+    let duration =
+        Duration::try_from_secs_f64(secs).map_err(|e| format!("{text:?} seconds: {e}"))?;
+    Ok((!duration.is_zero()).then_some(duration))
 }
 
 #[derive(Args)]
@@ -253,6 +304,8 @@ fn serve(args: ServeArgs) -> Result<()> {
     options.refresh_interval = Duration::from_secs(args.refresh_secs);
     options.max_blob_bytes = args.max_blob_bytes;
     options.public_url = args.public_url;
+    options.connections = args.connections.options();
+    raise_descriptor_limit();
     options.tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,
@@ -265,6 +318,22 @@ fn serve(args: ServeArgs) -> Result<()> {
         tooldelta_mirror::serve(listener, options, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// Raises the soft descriptor limit to the hard one (systemd gives services
+/// 1024) and logs both.
+fn raise_descriptor_limit() {
+    let show = |n: Option<u64>| n.map_or_else(|| "unlimited".to_owned(), |n| n.to_string());
+    let (limit, error) = tooldelta_mirror::raise_nofile_limit();
+    let (before, soft, hard) = (show(limit.soft_before), show(limit.soft), show(limit.hard));
+    match error {
+        None => {
+            tracing::info!("descriptor limit (RLIMIT_NOFILE): soft {before} -> {soft}, hard {hard}")
+        }
+        Some(e) => tracing::warn!(
+            "descriptor limit (RLIMIT_NOFILE): soft {before} kept (hard {hard}): {e}"
+        ),
+    }
 }
 
 /// Ctrl-C or SIGTERM.

@@ -10,6 +10,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::conn::ConnMetrics;
+
 /// Labels of the request counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct RouteLabels {
@@ -40,6 +42,7 @@ pub struct Metrics {
     pub(crate) cache_misses: Counter,
     pub(crate) upstream_bytes: Counter,
     pub(crate) upstream_fetches: Counter,
+    pub(crate) connections: ConnMetrics,
 }
 
 fn duration_histogram() -> Histogram {
@@ -102,6 +105,7 @@ impl Metrics {
             "Requests sent to the upstream mirror",
             upstream_fetches.clone(),
         );
+        let connections = ConnMetrics::register(&mut registry);
         Self {
             registry,
             requests,
@@ -111,6 +115,7 @@ impl Metrics {
             cache_misses,
             upstream_bytes,
             upstream_fetches,
+            connections,
         }
     }
 

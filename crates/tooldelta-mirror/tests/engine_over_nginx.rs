@@ -4,29 +4,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::nginx::Nginx;
+use common::process::workspace_bin;
 use common::{Demo, SCRIPT_V1, SCRIPT_V2};
 use tooldelta_mirror::{MirrorThread, ServeOptions};
-
-/// A binary of this workspace, next to the test executable's `deps/` folder
-/// (`make test` builds every binary before running the tests).
-fn workspace_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let mut dir = exe.parent().unwrap().to_owned();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir.join(name);
-    assert!(
-        path.is_file(),
-        "{} is not built: run `cargo build --workspace --bins` first (make test does)",
-        path.display()
-    );
-    path
-}
 
 fn update(mirror: &str, root: &Path, trust: &Path, version: Option<&str>) -> serde_json::Value {
     let mut cmd = Command::new(workspace_bin("tooldelta"));

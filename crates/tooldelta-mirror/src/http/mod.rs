@@ -87,7 +87,10 @@ fn build_state(options: &ServeOptions) -> Result<AppState, ServeError> {
         metrics,
         upstream,
         manifests: Arc::default(),
-        open_blobs: open_cache::OpenBlobs::default(),
+        // Half the reserve: cached open files must not eat the connections' share.
+        open_blobs: open_cache::OpenBlobs::with_capacity(
+            usize::try_from(options.connections.descriptor_reserve / 2).unwrap_or(usize::MAX),
+        ),
         public_url: options.public_url.clone(),
         scheme: if options.tls.is_some() {
             "https"
@@ -124,15 +127,22 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let state = Arc::new(build_state(&options)?);
+    let metrics = state.metrics.connections.clone();
     let app = router(state);
     let addr = listener.local_addr()?;
-    let Some(tls) = &options.tls else {
-        tracing::info!(%addr, store = %options.store.display(), upstream = ?options.upstream, "serving HTTP");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
-        return Ok(());
+    let tls = match &options.tls {
+        Some(tls) => Some(tls_acceptor(tls).await?),
+        None => None,
     };
+    let scheme = if tls.is_some() { "HTTPS" } else { "HTTP" };
+    tracing::info!(%addr, store = %options.store.display(), upstream = ?options.upstream, "serving {scheme}");
+    crate::conn::serve_connections(listener, app, tls, &options.connections, &metrics, shutdown)
+        .await;
+    Ok(())
+}
+
+/// The rustls acceptor of a certificate chain and key (ALPN `h2`, `http/1.1`).
+async fn tls_acceptor(tls: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, ServeError> {
     tooldelta_core::tls::install_crypto_provider();
     let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
         .await
@@ -141,16 +151,5 @@ pub async fn serve(
             key: tls.key.clone(),
             source,
         })?;
-    let handle = axum_server::Handle::new();
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        stopper.graceful_shutdown(Some(Duration::from_secs(30)));
-    });
-    tracing::info!(%addr, store = %options.store.display(), upstream = ?options.upstream, "serving HTTPS");
-    axum_server::from_tcp_rustls(listener.into_std()?, config)?
-        .handle(handle)
-        .serve(app.into_make_service())
-        .await?;
-    Ok(())
+    Ok(tokio_rustls::TlsAcceptor::from(config.get_inner()))
 }

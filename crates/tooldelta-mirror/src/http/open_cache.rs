@@ -11,13 +11,20 @@ use std::time::{Duration, Instant};
 
 /// How long an open blob is reused.
 const TTL: Duration = Duration::from_secs(5);
-/// Open files kept at most.
+/// Open files kept at most, by default.
 const CAPACITY: usize = 1024;
 
 /// The cache; one per server.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct OpenBlobs {
     entries: Mutex<HashMap<String, Entry>>,
+    capacity: usize,
+}
+
+impl Default for OpenBlobs {
+    fn default() -> Self {
+        Self::with_capacity(CAPACITY)
+    }
 }
 
 #[derive(Debug)]
@@ -28,6 +35,14 @@ struct Entry {
 }
 
 impl OpenBlobs {
+    /// A cache holding at most `capacity` open files (each is a descriptor).
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Self {
+            entries: Mutex::default(),
+            capacity,
+        }
+    }
+
     /// The open file and size of blob `hex`, if opened less than [`TTL`] ago.
     pub(crate) fn get(&self, hex: &str) -> Option<(Arc<File>, u64)> {
         let entries = self
@@ -44,9 +59,9 @@ impl OpenBlobs {
             .entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= CAPACITY {
+        if entries.len() >= self.capacity {
             entries.retain(|_, e| e.opened.elapsed() < TTL);
-            if entries.len() >= CAPACITY {
+            if entries.len() >= self.capacity {
                 entries.clear();
             }
         }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tooldelta_core::signing::TrustStore;
 
+use crate::conn::ConnectionOptions;
 use crate::store::StoreError;
 
 /// How to serve.
@@ -27,6 +28,8 @@ pub struct ServeOptions {
     /// The URL clients reach this mirror at (for app-feed artifact URLs);
     /// derived from the `Host` header when absent.
     pub public_url: Option<String>,
+    /// Connection limits and timeouts.
+    pub connections: ConnectionOptions,
 }
 
 /// A TLS certificate chain and private key, both PEM files.
@@ -50,6 +53,7 @@ impl ServeOptions {
             refresh_interval: Duration::from_secs(30),
             max_blob_bytes: 1 << 40,
             public_url: None,
+            connections: ConnectionOptions::default(),
         }
     }
 }

@@ -1,0 +1,324 @@
+//! The transport under every client connection, and the three timeouts that
+//! close it: a request head too slow to arrive (`header`), a connection idle
+//! between requests (`idle`), a client that stops reading what we send
+//! (`send`).
+//!
+//! hyper has no idle or send timeout for a server (hyper#1628, hyper#3852),
+//! its HTTP/1 header timeout also runs while a keep-alive connection is idle,
+//! and a timer on the response body cannot fire once hyper stops polling the
+//! body under back-pressure. Every byte passes through here, so here is where
+//! a stalled connection is seen and ended: the error makes hyper drop the
+//! connection, which frees its socket and its slot.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep, sleep_until};
+
+use super::metrics::ConnMetrics;
+
+/// Which timeout closed a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimeoutKind {
+    /// A request head (or the TLS handshake before the first one) did not
+    /// arrive in time.
+    Header,
+    /// No request for too long on a kept-alive connection.
+    Idle,
+    /// The client did not take any of our bytes for too long.
+    Send,
+}
+
+impl TimeoutKind {
+    /// The metric label.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Header => "header",
+            Self::Idle => "idle",
+            Self::Send => "send",
+        }
+    }
+}
+
+/// The three timeouts; `None` turns one off.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    pub header: Option<Duration>,
+    pub idle: Option<Duration>,
+    pub send: Option<Duration>,
+}
+
+/// What a connection is doing, shared by its transport (which reads and
+/// writes) and its service (which sees requests begin and end).
+#[derive(Debug)]
+pub(crate) struct Activity {
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Requests whose response has not been sent in full.
+    in_flight: usize,
+    /// Requests received so far.
+    requests: u64,
+    /// When the connection last started waiting for a request.
+    waiting_since: Instant,
+    /// When the first byte of the next request arrived (HTTP/1).
+    head_started: Option<Instant>,
+    /// HTTP/2: frames arrive between requests, so bytes do not mean a head.
+    multiplexed: bool,
+    /// Woken when the last request in flight ends, so the read side arms
+    /// its timer even if hyper is not polling it for another reason.
+    read_waker: Option<Waker>,
+}
+
+impl Activity {
+    /// A connection accepted now.
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(State {
+                in_flight: 0,
+                requests: 0,
+                waiting_since: Instant::now(),
+                head_started: None,
+                multiplexed: false,
+                read_waker: None,
+            }),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The connection speaks HTTP/2 (negotiated by ALPN).
+    pub(crate) fn set_multiplexed(&self) {
+        self.state().multiplexed = true;
+    }
+
+    /// A request arrived; it is in flight until the guard is dropped (when
+    /// hyper has taken the whole response body, or gave up on it).
+    pub(crate) fn begin(self: &Arc<Self>) -> Busy {
+        let mut state = self.state();
+        state.in_flight += 1;
+        state.requests += 1;
+        state.head_started = None;
+        Busy(Arc::clone(self))
+    }
+
+    fn bytes_read(&self) {
+        let mut state = self.state();
+        if state.in_flight == 0 && state.head_started.is_none() {
+            state.head_started = Some(Instant::now());
+        }
+    }
+
+    /// When reading must have made progress, and which timeout that is;
+    /// `None` while a request is in flight (the send timeout watches those).
+    fn read_deadline(&self, timeouts: &Timeouts, waker: &Waker) -> Option<(Instant, TimeoutKind)> {
+        let mut state = self.state();
+        if state.in_flight > 0 {
+            state.read_waker = Some(waker.clone());
+            return None;
+        }
+        state.read_waker = None;
+        let head = timeouts.header.map(|t| (t, TimeoutKind::Header));
+        let idle = timeouts.idle.map(|t| (t, TimeoutKind::Idle));
+        let (since, (timeout, kind)) = if state.requests == 0 {
+            // The first request, TLS handshake included, as nginx's
+            // client_header_timeout.
+            (state.waiting_since, head.or(idle)?)
+        } else if let (Some(started), false) = (state.head_started, state.multiplexed) {
+            (started, head?)
+        } else {
+            (state.waiting_since, idle?)
+        };
+        Some((since + timeout, kind))
+    }
+}
+
+/// A request in flight (see [`Activity::begin`]).
+#[derive(Debug)]
+pub(crate) struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let mut state = self.0.state();
+        state.in_flight -= 1;
+        if state.in_flight == 0 {
+            state.waiting_since = Instant::now();
+            state.head_started = None;
+            if let Some(waker) = state.read_waker.take() {
+                waker.wake();
+            }
+        }
+    }
+}
+
+/// A client transport with the three timeouts.
+pub(crate) struct Watched<IO> {
+    io: IO,
+    activity: Arc<Activity>,
+    timeouts: Timeouts,
+    counters: [Counter; 3],
+    read_timer: Option<Pin<Box<Sleep>>>,
+    write_timer: Option<Pin<Box<Sleep>>>,
+    /// When a write that is pending now must have made progress.
+    write_deadline: Option<Instant>,
+    /// Set once a timeout fired: every later read and write fails too.
+    expired: Option<TimeoutKind>,
+}
+
+impl<IO> Watched<IO> {
+    /// Wraps a freshly accepted connection.
+    pub(crate) fn new(
+        io: IO,
+        activity: Arc<Activity>,
+        timeouts: Timeouts,
+        metrics: &ConnMetrics,
+    ) -> Self {
+        let counters = [TimeoutKind::Header, TimeoutKind::Idle, TimeoutKind::Send]
+            .map(|kind| metrics.timeout(kind));
+        Self {
+            io,
+            activity,
+            timeouts,
+            counters,
+            read_timer: None,
+            write_timer: None,
+            write_deadline: None,
+            expired: None,
+        }
+    }
+
+    fn expire<T>(&mut self, kind: TimeoutKind) -> Poll<io::Result<T>> {
+        if self.expired.is_none() {
+            self.expired = Some(kind);
+            self.counters[kind as usize].inc();
+        }
+        Poll::Ready(Err(expired_error(kind)))
+    }
+
+    /// Write side: `poll` is the transport's answer; pending for longer than
+    /// the send timeout (no byte taken) ends the connection.
+    fn watch_write<T>(
+        &mut self,
+        poll: Poll<io::Result<T>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.write_deadline = None;
+            return poll;
+        }
+        let Some(send) = self.timeouts.send else {
+            return Poll::Pending;
+        };
+        let deadline = *self
+            .write_deadline
+            .get_or_insert_with(|| Instant::now() + send);
+        if elapsed(&mut self.write_timer, deadline, cx) {
+            return self.expire(TimeoutKind::Send);
+        }
+        Poll::Pending
+    }
+}
+
+fn expired_error(kind: TimeoutKind) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("{} timeout: connection closed", kind.label()),
+    )
+}
+
+/// Arms `timer` for `deadline` (registering the task's waker) and tells
+/// whether it has passed.
+fn elapsed(timer: &mut Option<Pin<Box<Sleep>>>, deadline: Instant, cx: &mut Context<'_>) -> bool {
+    let timer = match timer {
+        Some(t) => {
+            if t.deadline() != deadline {
+                t.as_mut().reset(deadline);
+            }
+            t
+        }
+        None => timer.insert(Box::pin(sleep_until(deadline))),
+    };
+    timer.as_mut().poll(cx).is_ready()
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(kind) = this.expired {
+            return Poll::Ready(Err(expired_error(kind)));
+        }
+        let before = buf.filled().len();
+        match Pin::new(&mut this.io).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    this.activity.bytes_read();
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => match this.activity.read_deadline(&this.timeouts, cx.waker()) {
+                Some((deadline, kind)) if elapsed(&mut this.read_timer, deadline, cx) => {
+                    this.expire(kind)
+                }
+                _ => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if let Some(kind) = this.expired {
+            return Poll::Ready(Err(expired_error(kind)));
+        }
+        let poll = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.watch_write(poll, cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if let Some(kind) = this.expired {
+            return Poll::Ready(Err(expired_error(kind)));
+        }
+        let poll = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.watch_write(poll, cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_flush(cx);
+        this.watch_write(poll, cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_shutdown(cx);
+        this.watch_write(poll, cx)
+    }
+}
