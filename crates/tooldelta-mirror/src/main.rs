@@ -99,13 +99,13 @@ struct ServeArgs {
 struct ConnectionArgs {
     /// Seconds a request head may take to arrive, TLS handshake included (0: no limit).
     #[arg(long, default_value = "20", value_parser = seconds)]
-    header_timeout_secs: Option<Duration>,
+    header_timeout_secs: Seconds,
     /// Seconds a kept-alive connection may wait for its next request (0: no limit).
     #[arg(long, default_value = "60", value_parser = seconds)]
-    idle_timeout_secs: Option<Duration>,
+    idle_timeout_secs: Seconds,
     /// Seconds a client may take none of a response before it is dropped (0: no limit).
     #[arg(long, default_value = "60", value_parser = seconds)]
-    send_timeout_secs: Option<Duration>,
+    send_timeout_secs: Seconds,
     /// Most connections served at once [default: (soft descriptor limit - reserve) / 2].
     #[arg(long)]
     max_connections: Option<usize>,
@@ -117,30 +117,34 @@ struct ConnectionArgs {
     fd_reserve: u64,
     /// Seconds a connection waits for a free slot before it is answered 503.
     #[arg(long, default_value = "1", value_parser = seconds)]
-    connection_wait_secs: Option<Duration>,
+    connection_wait_secs: Seconds,
 }
 
 impl ConnectionArgs {
     fn options(&self) -> ConnectionOptions {
         ConnectionOptions {
-            header_timeout: self.header_timeout_secs,
-            idle_timeout: self.idle_timeout_secs,
-            send_timeout: self.send_timeout_secs,
+            header_timeout: self.header_timeout_secs.0,
+            idle_timeout: self.idle_timeout_secs.0,
+            send_timeout: self.send_timeout_secs.0,
             max_connections: self.max_connections,
             max_per_address: (self.max_connections_per_address > 0)
                 .then_some(self.max_connections_per_address),
             descriptor_reserve: self.fd_reserve,
-            connection_wait: self.connection_wait_secs.unwrap_or_default(),
+            connection_wait: self.connection_wait_secs.0.unwrap_or_default(),
         }
     }
 }
 
-/// Seconds (fractions allowed); 0 is `None`.
-fn seconds(text: &str) -> Result<Option<Duration>, String> {
+/// A number of seconds on the command line; 0 (`None`) turns a limit off.
+#[derive(Debug, Clone, Copy)]
+struct Seconds(Option<Duration>);
+
+/// Seconds, fractions allowed.
+fn seconds(text: &str) -> Result<Seconds, String> {
     let secs: f64 = text.parse().map_err(|e| format!("{text:?}: {e}"))?;
     let duration =
         Duration::try_from_secs_f64(secs).map_err(|e| format!("{text:?} seconds: {e}"))?;
-    Ok((!duration.is_zero()).then_some(duration))
+    Ok(Seconds((!duration.is_zero()).then_some(duration)))
 }
 
 #[derive(Args)]

@@ -32,7 +32,7 @@ pub(crate) use metrics::ConnMetrics;
 pub use nofile::{NofileLimit, raise_nofile_limit};
 
 use limits::Limits;
-use watched::{Activity, Timeouts, Watched};
+use watched::{Activity, Timeouts, Watched, watchdog};
 
 /// How long requests in flight may finish once shutdown is asked for.
 const DRAIN: Duration = Duration::from_secs(30);
@@ -218,23 +218,28 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, wa
     // Responses leave in full buffers; small ones must not wait for an ACK.
     let _ = stream.set_nodelay(true);
     let activity = Activity::new();
-    let io = Watched::new(
-        stream,
-        Arc::clone(&activity),
-        shared.timeouts,
-        &shared.metrics,
-    );
-    match &shared.tls {
-        None => serve_http(&shared, io, activity, watcher, peer).await,
-        Some(acceptor) => match acceptor.accept(io).await {
-            Ok(tls) => {
-                if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-                    activity.set_multiplexed();
+    let io = Watched::new(stream, Arc::clone(&activity), shared.timeouts.send, &shared.metrics);
+    let serve = async {
+        match &shared.tls {
+            None => serve_http(&shared, io, Arc::clone(&activity), watcher, peer).await,
+            Some(acceptor) => match acceptor.accept(io).await {
+                Ok(tls) => {
+                    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        activity.set_multiplexed();
+                    }
+                    serve_http(&shared, tls, Arc::clone(&activity), watcher, peer).await;
                 }
-                serve_http(&shared, tls, activity, watcher, peer).await;
-            }
-            Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-        },
+                Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+            },
+        }
+    };
+    // Dropping the connection closes it: that is what a header or idle timeout does.
+    tokio::select! {
+        () = serve => {}
+        kind = watchdog(&activity, shared.timeouts) => {
+            shared.metrics.timeout(kind).inc();
+            tracing::debug!(%peer, timeout = kind.label(), "connection closed by a timeout");
+        }
     }
     drop(slot);
 }

@@ -6,18 +6,26 @@
 //! hyper has no idle or send timeout for a server (hyper#1628, hyper#3852),
 //! its HTTP/1 header timeout also runs while a keep-alive connection is idle,
 //! and a timer on the response body cannot fire once hyper stops polling the
-//! body under back-pressure. Every byte passes through here, so here is where
-//! a stalled connection is seen and ended: the error makes hyper drop the
-//! connection, which frees its socket and its slot.
+//! body under back-pressure. So:
+//!
+//! - the send timeout lives in the transport ([`Watched`]), which sees every
+//!   write hyper attempts: pending for too long, it fails the write, and hyper
+//!   drops the connection;
+//! - the header and idle timeouts are kept by a [`watchdog`] running beside
+//!   the connection, from what the transport (bytes read) and the service
+//!   (requests begun and finished) report to the connection's [`Activity`];
+//!   it does not depend on hyper polling the socket, which an idle HTTP/1
+//!   connection is not always. When it fires, the connection is dropped.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep, sleep_until};
 
 use super::metrics::ConnMetrics;
@@ -58,6 +66,8 @@ pub(crate) struct Timeouts {
 #[derive(Debug)]
 pub(crate) struct Activity {
     state: Mutex<State>,
+    /// Told when a deadline may have moved earlier (the watchdog re-reads).
+    changed: Notify,
 }
 
 #[derive(Debug)]
@@ -72,9 +82,6 @@ struct State {
     head_started: Option<Instant>,
     /// HTTP/2: frames arrive between requests, so bytes do not mean a head.
     multiplexed: bool,
-    /// Woken when the last request in flight ends, so the read side arms
-    /// its timer even if hyper is not polling it for another reason.
-    read_waker: Option<Waker>,
 }
 
 impl Activity {
@@ -87,8 +94,8 @@ impl Activity {
                 waiting_since: Instant::now(),
                 head_started: None,
                 multiplexed: false,
-                read_waker: None,
             }),
+            changed: Notify::new(),
         })
     }
 
@@ -115,18 +122,18 @@ impl Activity {
         let mut state = self.state();
         if state.in_flight == 0 && state.head_started.is_none() {
             state.head_started = Some(Instant::now());
+            drop(state);
+            self.changed.notify_one();
         }
     }
 
-    /// When reading must have made progress, and which timeout that is;
+    /// When the next request must have arrived, and which timeout that is;
     /// `None` while a request is in flight (the send timeout watches those).
-    fn read_deadline(&self, timeouts: &Timeouts, waker: &Waker) -> Option<(Instant, TimeoutKind)> {
-        let mut state = self.state();
+    fn deadline(&self, timeouts: &Timeouts) -> Option<(Instant, TimeoutKind)> {
+        let state = self.state();
         if state.in_flight > 0 {
-            state.read_waker = Some(waker.clone());
             return None;
         }
-        state.read_waker = None;
         let head = timeouts.header.map(|t| (t, TimeoutKind::Header));
         let idle = timeouts.idle.map(|t| (t, TimeoutKind::Idle));
         let (since, (timeout, kind)) = if state.requests == 0 {
@@ -153,25 +160,47 @@ impl Drop for Busy {
         if state.in_flight == 0 {
             state.waiting_since = Instant::now();
             state.head_started = None;
-            if let Some(waker) = state.read_waker.take() {
-                waker.wake();
-            }
+            drop(state);
+            self.0.changed.notify_one();
         }
     }
 }
 
-/// A client transport with the three timeouts.
+/// Resolves with the timeout that ran out while the connection waited for a
+/// request (the caller then drops the connection); pending forever while
+/// requests keep coming in time.
+pub(crate) async fn watchdog(activity: &Activity, timeouts: Timeouts) -> TimeoutKind {
+    loop {
+        // Registered before the state is read, so no change is missed.
+        let changed = activity.changed.notified();
+        let mut changed = std::pin::pin!(changed);
+        changed.as_mut().enable();
+        let Some((deadline, kind)) = activity.deadline(&timeouts) else {
+            changed.await;
+            continue;
+        };
+        if Instant::now() >= deadline {
+            return kind;
+        }
+        tokio::select! {
+            () = sleep_until(deadline) => {}
+            () = changed => {}
+        }
+    }
+}
+
+/// A client transport: reports bytes read to the [`Activity`], enforces the
+/// send timeout.
 pub(crate) struct Watched<IO> {
     io: IO,
     activity: Arc<Activity>,
-    timeouts: Timeouts,
-    counters: [Counter; 3],
-    read_timer: Option<Pin<Box<Sleep>>>,
+    send_timeout: Option<Duration>,
+    send_timeouts: Counter,
     write_timer: Option<Pin<Box<Sleep>>>,
     /// When a write that is pending now must have made progress.
     write_deadline: Option<Instant>,
-    /// Set once a timeout fired: every later read and write fails too.
-    expired: Option<TimeoutKind>,
+    /// Set once the send timeout fired: every later write fails too.
+    expired: bool,
 }
 
 impl<IO> Watched<IO> {
@@ -179,29 +208,18 @@ impl<IO> Watched<IO> {
     pub(crate) fn new(
         io: IO,
         activity: Arc<Activity>,
-        timeouts: Timeouts,
+        send_timeout: Option<Duration>,
         metrics: &ConnMetrics,
     ) -> Self {
-        let counters = [TimeoutKind::Header, TimeoutKind::Idle, TimeoutKind::Send]
-            .map(|kind| metrics.timeout(kind));
         Self {
             io,
             activity,
-            timeouts,
-            counters,
-            read_timer: None,
+            send_timeout,
+            send_timeouts: metrics.timeout(TimeoutKind::Send),
             write_timer: None,
             write_deadline: None,
-            expired: None,
+            expired: false,
         }
-    }
-
-    fn expire<T>(&mut self, kind: TimeoutKind) -> Poll<io::Result<T>> {
-        if self.expired.is_none() {
-            self.expired = Some(kind);
-            self.counters[kind as usize].inc();
-        }
-        Poll::Ready(Err(expired_error(kind)))
     }
 
     /// Write side: `poll` is the transport's answer; pending for longer than
@@ -215,23 +233,27 @@ impl<IO> Watched<IO> {
             self.write_deadline = None;
             return poll;
         }
-        let Some(send) = self.timeouts.send else {
+        let Some(send) = self.send_timeout else {
             return Poll::Pending;
         };
         let deadline = *self
             .write_deadline
             .get_or_insert_with(|| Instant::now() + send);
         if elapsed(&mut self.write_timer, deadline, cx) {
-            return self.expire(TimeoutKind::Send);
+            if !self.expired {
+                self.expired = true;
+                self.send_timeouts.inc();
+            }
+            return Poll::Ready(Err(send_timed_out()));
         }
         Poll::Pending
     }
 }
 
-fn expired_error(kind: TimeoutKind) -> io::Error {
+fn send_timed_out() -> io::Error {
     io::Error::new(
         io::ErrorKind::TimedOut,
-        format!("{} timeout: connection closed", kind.label()),
+        "send timeout: the client took none of the response",
     )
 }
 
@@ -257,25 +279,12 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if let Some(kind) = this.expired {
-            return Poll::Ready(Err(expired_error(kind)));
-        }
         let before = buf.filled().len();
-        match Pin::new(&mut this.io).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) => {
-                if buf.filled().len() > before {
-                    this.activity.bytes_read();
-                }
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => match this.activity.read_deadline(&this.timeouts, cx.waker()) {
-                Some((deadline, kind)) if elapsed(&mut this.read_timer, deadline, cx) => {
-                    this.expire(kind)
-                }
-                _ => Poll::Pending,
-            },
+        let poll = Pin::new(&mut this.io).poll_read(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.activity.bytes_read();
         }
+        poll
     }
 }
 
@@ -286,8 +295,8 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if let Some(kind) = this.expired {
-            return Poll::Ready(Err(expired_error(kind)));
+        if this.expired {
+            return Poll::Ready(Err(send_timed_out()));
         }
         let poll = Pin::new(&mut this.io).poll_write(cx, buf);
         this.watch_write(poll, cx)
@@ -299,8 +308,8 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if let Some(kind) = this.expired {
-            return Poll::Ready(Err(expired_error(kind)));
+        if this.expired {
+            return Poll::Ready(Err(send_timed_out()));
         }
         let poll = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
         this.watch_write(poll, cx)
