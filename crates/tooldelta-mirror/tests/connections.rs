@@ -44,9 +44,11 @@ fn runtime() -> tokio::runtime::Runtime {
 async fn half_open(n: usize, from: IpAddr, to: std::net::SocketAddr) -> Vec<(TcpStream, Instant)> {
     let mut held = Vec::with_capacity(n);
     for _ in 0..n {
+        // Before connecting: the server's clock for it starts after this.
+        let opened = Instant::now();
         let mut stream = connect_from(from, to).await.expect("connect");
         stream.write_all(HALF_HEAD).await.unwrap();
-        held.push((stream, Instant::now()));
+        held.push((stream, opened));
     }
     held
 }
