@@ -332,7 +332,9 @@ fn raise_descriptor_limit() {
     let (before, soft, hard) = (show(limit.soft_before), show(limit.soft), show(limit.hard));
     match error {
         None => {
-            tracing::info!("descriptor limit (RLIMIT_NOFILE): soft {before} -> {soft}, hard {hard}")
+            tracing::info!(
+                "descriptor limit (RLIMIT_NOFILE): soft {before} -> {soft}, hard {hard}"
+            );
         }
         Some(e) => tracing::warn!(
             "descriptor limit (RLIMIT_NOFILE): soft {before} kept (hard {hard}): {e}"

@@ -218,7 +218,12 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, wa
     // Responses leave in full buffers; small ones must not wait for an ACK.
     let _ = stream.set_nodelay(true);
     let activity = Activity::new();
-    let io = Watched::new(stream, Arc::clone(&activity), shared.timeouts.send, &shared.metrics);
+    let io = Watched::new(
+        stream,
+        Arc::clone(&activity),
+        shared.timeouts.send,
+        &shared.metrics,
+    );
     let serve = async {
         match &shared.tls {
             None => serve_http(&shared, io, Arc::clone(&activity), watcher, peer).await,

@@ -101,7 +101,7 @@ impl MirrorProcess {
 
     /// The value of one sample of `/metrics`, e.g.
     /// `tooldelta_mirror_connection_timeouts_total{kind="header"}`.
-    pub fn metric(&self, sample: &str) -> f64 {
+    pub fn metric(&self, sample: &str) -> u64 {
         let text = super::raw_get(self.addr, "/metrics");
         assert_eq!(text.status, 200);
         let text = String::from_utf8(text.body).unwrap();
@@ -111,7 +111,7 @@ impl MirrorProcess {
     }
 
     /// Polls `sample` until `ok` holds for it (or panics after `within`).
-    pub fn wait_metric(&self, sample: &str, within: Duration, ok: impl Fn(f64) -> bool) -> f64 {
+    pub fn wait_metric(&self, sample: &str, within: Duration, ok: impl Fn(u64) -> bool) -> u64 {
         let deadline = Instant::now() + within;
         loop {
             let value = self.metric(sample);
