@@ -119,7 +119,7 @@ fn half_open_connections_under_a_soft_limit_of_1024_neither_stop_an_update_nor_s
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("root");
     let report = update(&mirror.url(), &root, &demo.hq.public_pem);
-    assert_eq!(report["to_version"], "1.2");
+    assert_eq!(report["to_version"], "1.2.0");
     let model = std::fs::read(root.join("tools/demo/current/models/model.gguf")).unwrap();
     assert!(model == demo.model);
 
@@ -222,7 +222,7 @@ fn one_address_over_its_cap_does_not_affect_another() {
             }
         }
         assert_eq!((still_open, answered), (8, 12));
-        // 127.0.1 is served as if 127.0.2 were not there.
+        // 127.0.0.1 is served as if 127.0.0.2 were not there.
         let blob = format!("/api/v1/blobs/sha256/{}", sha256(&demo.model));
         for _ in 0..8 {
             let mut client = connect_from(CLIENT, mirror.addr).await.unwrap();
@@ -292,7 +292,7 @@ fn a_client_that_stops_reading_is_dropped_and_its_slot_reused() {
     let demo = Demo::new();
     let big = common::noise(9, 32 << 20);
     demo.hq
-        .publish_into(&demo.store, "big", "1.0", &[("big.bin", &big)]);
+        .publish_into(&demo.store, "big", "1.0.0", &[("big.bin", &big)]);
     // One slot, so the next client can only be served once the stalled one is gone.
     let mirror = MirrorProcess::start(
         demo.root(),
