@@ -152,8 +152,10 @@ fn shared(
 ) -> Shared {
     let soft = nofile::soft_nofile_limit();
     let max = options.connection_limit();
-    // Waiting and lingering connections hold descriptors from the reserve.
-    let spare = usize::try_from(options.descriptor_reserve / 4).unwrap_or(usize::MAX);
+    // Waiting and lingering connections hold descriptors from the reserve,
+    // an eighth of it each (a quarter goes to the open-file cache, the rest
+    // to the server's own files and sockets).
+    let spare = usize::try_from(options.descriptor_reserve / 8).unwrap_or(usize::MAX);
     metrics.limit.set(i64::try_from(max).unwrap_or(i64::MAX));
     metrics
         .descriptor_limit

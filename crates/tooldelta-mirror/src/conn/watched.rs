@@ -331,3 +331,74 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
         this.watch_write(poll, cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn timeouts(header: u64, idle: u64) -> Timeouts {
+        Timeouts {
+            header: Some(Duration::from_millis(header)),
+            idle: Some(Duration::from_millis(idle)),
+            send: None,
+        }
+    }
+
+    fn kind(activity: &Activity, t: &Timeouts) -> Option<TimeoutKind> {
+        activity.deadline(t).map(|(_, kind)| kind)
+    }
+
+    #[test]
+    fn header_time_for_a_head_idle_time_between_requests_none_in_flight() {
+        let t = timeouts(10_000, 60_000);
+        let activity = Activity::new();
+        assert_eq!(
+            kind(&activity, &t),
+            Some(TimeoutKind::Header),
+            "first request"
+        );
+        let busy = activity.begin();
+        assert_eq!(
+            kind(&activity, &t),
+            None,
+            "in flight: the send timeout's job"
+        );
+        drop(busy);
+        assert_eq!(kind(&activity, &t), Some(TimeoutKind::Idle), "kept alive");
+        activity.bytes_read();
+        assert_eq!(
+            kind(&activity, &t),
+            Some(TimeoutKind::Header),
+            "a head began"
+        );
+        activity.set_multiplexed();
+        assert_eq!(
+            kind(&activity, &t),
+            Some(TimeoutKind::Idle),
+            "HTTP/2 frames between requests are no head"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_watchdog_waits_out_a_request_then_fires_on_the_idle_time() {
+        let t = timeouts(50, 100);
+        let activity = Activity::new();
+        let started = Instant::now();
+        assert_eq!(watchdog(&activity, t).await, TimeoutKind::Header);
+        assert!(started.elapsed() >= Duration::from_millis(50));
+
+        let activity = Activity::new();
+        let busy = activity.begin();
+        let ends = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            drop(busy);
+        };
+        let started = Instant::now();
+        let (fired, ()) = tokio::join!(watchdog(&activity, t), ends);
+        assert_eq!(fired, TimeoutKind::Idle);
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "200 ms busy + 100 ms idle"
+        );
+    }
+}

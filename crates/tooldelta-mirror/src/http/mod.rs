@@ -87,9 +87,10 @@ fn build_state(options: &ServeOptions) -> Result<AppState, ServeError> {
         metrics,
         upstream,
         manifests: Arc::default(),
-        // Half the reserve: cached open files must not eat the connections' share.
+        // A quarter of the reserve: cached open files must not eat the
+        // connections' share of descriptors.
         open_blobs: open_cache::OpenBlobs::with_capacity(
-            usize::try_from(options.connections.descriptor_reserve / 2).unwrap_or(usize::MAX),
+            usize::try_from(options.connections.descriptor_reserve / 4).unwrap_or(usize::MAX),
         ),
         public_url: options.public_url.clone(),
         scheme: if options.tls.is_some() {
