@@ -38,7 +38,8 @@ app-types: ## regenerate ui/src/lib/bindings.ts from the Rust types (ts-rs)
 test-ui: ## UI type check and unit tests (Vitest with the @tauri-apps/api mocks)
 	cd ui && npm run check && npm test
 
-test-app: app-ui ## Rust unit tests of the app crate (settings, watcher, bindings freshness)
+test-app: app-ui ## Rust unit tests of the app crate (settings, watcher, bindings freshness, flags = the CLI's)
+	$(CARGO) build -p tooldelta-cli --bins
 	$(CARGO) test -p tooldelta-app --lib
 
 test-gui: test-app app ## end-to-end in a real window: Xvfb + tauri-driver + real mirror; screenshots in target/gui-screenshots

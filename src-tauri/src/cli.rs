@@ -66,6 +66,10 @@ impl AppArgs {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use clap::CommandFactory as _;
+
     use super::*;
 
     #[test]
@@ -86,5 +90,89 @@ mod tests {
         assert_eq!(args.trust, [PathBuf::from("k.pem")]);
         assert!(args.kiosk);
         assert_eq!(args.overridden(), ["root", "mirrors", "trust"]);
+    }
+
+    /// One option as `--help` shows it: value name, variable and help text.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Flag {
+        value: String,
+        env: Option<String>,
+        help: String,
+    }
+
+    /// The options of the real `tooldelta update --help`, by long name.
+    fn cli_flags() -> BTreeMap<String, Flag> {
+        let exe = std::env::current_exe().expect("the test executable");
+        let dir = exe.parent().and_then(|d| d.parent()).expect("target/debug");
+        let cli = dir.join("tooldelta");
+        assert!(
+            cli.is_file(),
+            "{} is not built: `cargo build -p tooldelta-cli --bins` first (make test-app does)",
+            cli.display()
+        );
+        let out = std::process::Command::new(&cli)
+            .args(["update", "--help"])
+            .env("COLUMNS", "10000")
+            .output()
+            .expect("run tooldelta update --help");
+        let text = String::from_utf8(out.stdout).expect("UTF-8 help");
+        let mut flags = BTreeMap::new();
+        for line in text.lines().map(str::trim_start) {
+            let Some(rest) = line.strip_prefix("--") else {
+                continue;
+            };
+            let (head, help) = rest.split_once("  ").unwrap_or((rest, ""));
+            let Some((long, value)) = head.split_once(' ') else {
+                continue;
+            };
+            let help = help.trim();
+            let (help, env) = match help.split_once(" [env: ") {
+                Some((h, e)) => (h, e.split('=').next().map(str::to_owned)),
+                None => (help, None),
+            };
+            let value = value.trim_matches(['<', '>']).to_owned();
+            let help = help.to_owned();
+            flags.insert(long.to_owned(), Flag { value, env, help });
+        }
+        flags
+    }
+
+    /// The app's options as the same triples.
+    fn app_flags() -> BTreeMap<String, Flag> {
+        AppArgs::command()
+            .get_arguments()
+            .filter_map(|a| {
+                let long = a.get_long()?.to_owned();
+                let value = a.get_value_names()?.first()?.to_string();
+                let env = a.get_env().map(|e| e.to_string_lossy().into_owned());
+                let help = a.get_help().map(ToString::to_string).unwrap_or_default();
+                Some((long, Flag { value, env, help }))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_cli_setting_read_from_the_environment_is_an_app_flag_with_the_same_name_and_variable()
+    {
+        let (cli, app) = (cli_flags(), app_flags());
+        let settings: Vec<&String> = cli
+            .iter()
+            .filter(|(_, f)| {
+                f.env
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("TOOLDELTA_"))
+            })
+            .map(|(long, _)| long)
+            .collect();
+        assert_eq!(settings, ["config", "mirror", "root", "trust"], "{cli:?}");
+        for long in settings {
+            let (c, a) = (&cli[long], app.get(long));
+            let a = a.unwrap_or_else(|| panic!("the app has no --{long}"));
+            assert_eq!((&a.value, &a.env), (&c.value, &c.env), "--{long}");
+            if long != "config" {
+                // The app's --config also says where its default file is.
+                assert_eq!(a.help, c.help, "--{long} is documented differently");
+            }
+        }
     }
 }

@@ -53,6 +53,8 @@ where
             kind: ErrorKind::Internal,
             message: format!("the operation stopped unexpectedly: {err}"),
             retryable: false,
+            chain: Vec::new(),
+            hint: None,
         })
 }
 

@@ -32,6 +32,8 @@ fn write_report_in(
             kind: ErrorKind::Usage,
             message: format!("{tool_id:?} is not a valid tool id"),
             retryable: false,
+            chain: Vec::new(),
+            hint: None,
         });
     }
     let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
@@ -43,6 +45,8 @@ fn write_report_in(
             kind: ErrorKind::Io,
             message: format!("{tool_id}: cannot write report {}: {err}", path.display()),
             retryable: true,
+            chain: Vec::new(),
+            hint: None,
         })?;
     Ok(ExportedFile {
         path: path.display().to_string(),

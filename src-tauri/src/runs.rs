@@ -81,6 +81,8 @@ impl Runs {
                 )
                 .to_lowercase(),
                 retryable: true,
+                chain: Vec::new(),
+                hint: None,
             });
         }
         let cancel = CancellationToken::new();

@@ -28,6 +28,8 @@ pub fn feed_url(mirror: &str) -> Result<Url, ErrorInfo> {
         kind: ErrorKind::Config,
         message: format!("mirror {mirror:?} does not make a valid app feed URL: {err}"),
         retryable: false,
+        chain: Vec::new(),
+        hint: None,
     })
 }
 
@@ -42,6 +44,8 @@ fn updater_error(err: &tauri_plugin_updater::Error) -> ErrorInfo {
         kind,
         message: format!("app update: {err}"),
         retryable,
+        chain: Vec::new(),
+        hint: None,
     }
 }
 
@@ -52,6 +56,8 @@ fn no_key() -> ErrorInfo {
                   --app-update-pubkey / TOOLDELTA_APP_UPDATE_PUBKEY)"
             .to_owned(),
         retryable: false,
+        chain: Vec::new(),
+        hint: None,
     }
 }
 
@@ -71,6 +77,8 @@ fn updater<R: Runtime>(
             kind: ErrorKind::Usage,
             message: "app update: no mirror configured".to_owned(),
             retryable: false,
+            chain: Vec::new(),
+            hint: None,
         });
     }
     let endpoints = mirrors
@@ -135,6 +143,8 @@ pub async fn install_app_update(
             kind: ErrorKind::Usage,
             message: "app update: check for an update first".to_owned(),
             retryable: false,
+            chain: Vec::new(),
+            hint: None,
         })?;
     let mut done: u64 = 0;
     let bytes = update

@@ -69,6 +69,8 @@ pub fn resolve_or_flags(args: &AppArgs) -> (Effective, Option<ErrorInfo>) {
                 kind: ErrorKind::Config,
                 message: format!("{err}; using flags and TOOLDELTA_* variables only"),
                 retryable: false,
+                chain: Vec::new(),
+                hint: None,
             };
             (
                 Effective {
@@ -147,6 +149,8 @@ fn config_error(err: &SettingsError) -> ErrorInfo {
         kind: ErrorKind::Config,
         message: err.to_string(),
         retryable: false,
+        chain: Vec::new(),
+        hint: None,
     }
 }
 
@@ -155,6 +159,8 @@ fn invalid(message: String) -> ErrorInfo {
         kind: ErrorKind::InvalidSettings,
         message,
         retryable: false,
+        chain: Vec::new(),
+        hint: None,
     }
 }
 

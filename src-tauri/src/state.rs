@@ -51,6 +51,8 @@ fn usage(message: String) -> ErrorInfo {
         kind: ErrorKind::Usage,
         message,
         retryable: false,
+        chain: Vec::new(),
+        hint: None,
     }
 }
 

@@ -88,7 +88,14 @@ fn a_second_updater_on_the_same_tool_is_refused_while_the_first_runs_and_changes
     assert_eq!(code, Some(0), "the first update must finish: {out}");
     assert_active(&root, world.tree(NEW), NEW);
     assert!(!updater_running(&root));
-    record_figures("concurrency-lock", &json!({"refused_second": true}));
+    record_figures(
+        "concurrency-lock",
+        &json!({
+            "second_exit_code": second.code,
+            "first_exit_code": code,
+            "partial_bytes_when_refused": before.values().sum::<u64>(),
+        }),
+    );
 }
 
 #[test]
@@ -180,6 +187,18 @@ fn two_tools_sharing_content_update_at_once_and_neither_gc_removes_the_others_ob
         "--json".as_ref(),
     ]);
     out.assert_success();
-    assert_eq!(out.json()["ok"], true);
-    record_figures("concurrency-two-tools", &json!({"ok": true}));
+    let verified = out.json();
+    assert_eq!(verified["ok"], true);
+    let downloaded = |stdout: &str| {
+        serde_json::from_str::<serde_json::Value>(stdout)
+            .map_or(serde_json::Value::Null, |r| r["bytes_downloaded"].clone())
+    };
+    record_figures(
+        "concurrency-two-tools",
+        &json!({
+            "exit_codes": [ca, cb],
+            "twin_files_verified": verified["files"].as_array().map_or(0, Vec::len),
+            "bytes_downloaded": [downloaded(&oa), downloaded(&ob)],
+        }),
+    );
 }

@@ -72,6 +72,18 @@ fn model_requests(world: &World, server: &FaultServer) -> Vec<RequestRecord> {
         .collect()
 }
 
+/// What a scenario measured: the report's byte counts and the model's requests.
+fn figures(report: &Value, reqs: &[RequestRecord]) -> Value {
+    json!({
+        "bytes_downloaded": report["bytes_downloaded"],
+        "bytes_resumed": report["bytes_resumed"],
+        "model_requests": reqs
+            .iter()
+            .map(|r| json!({"status": r.status, "range": r.range, "bytes_sent": r.bytes_sent}))
+            .collect::<Vec<_>>(),
+    })
+}
+
 /// Runs the update to success and checks the result is exactly 2.0.0.
 fn update_ok(world: &World, server: &FaultServer, root: &Path, extra: &[&str]) -> Value {
     let out = world.update(root, &server.url(), extra);
@@ -95,7 +107,7 @@ fn a_server_that_ignores_range_restarts_the_file_from_zero() {
     );
     assert_eq!(reqs[0].status, 200, "{reqs:?}");
     assert_eq!(report["bytes_resumed"], 0, "{report}");
-    record_figures("broken-ignore-range", &json!({"ok": true}));
+    record_figures("broken-ignore-range", &figures(&report, &reqs));
 }
 
 #[test]
@@ -105,9 +117,10 @@ fn a_complete_partial_is_verified_and_used_without_asking_the_server() {
     // A server that answers 416 to any Range would break a client that asks.
     server.faults().set(Fault::RangeNotSatisfiable);
     let report = update_ok(&world, &server, &root, &[]);
-    assert!(model_requests(&world, &server).is_empty());
+    let reqs = model_requests(&world, &server);
+    assert!(reqs.is_empty());
     assert_eq!(report["bytes_resumed"], NEW_MODEL, "{report}");
-    record_figures("broken-416-complete", &json!({"ok": true}));
+    record_figures("broken-416-complete", &figures(&report, &reqs));
 }
 
 #[test]
@@ -137,7 +150,7 @@ fn a_416_to_an_incomplete_partial_reissues_the_request_without_range() {
     assert_eq!(reqs[1].range, None, "{reqs:?}");
     assert_eq!(reqs[1].status, 200);
     assert_eq!(report["bytes_resumed"], 0);
-    record_figures("broken-416-incomplete", &json!({"ok": true}));
+    record_figures("broken-416-incomplete", &figures(&report, &reqs));
 }
 
 #[test]
@@ -164,7 +177,7 @@ fn every_wrong_or_malformed_content_range_is_refused_and_the_file_fetched_whole(
         assert_eq!(report["bytes_resumed"], 0, "{mutation:?}");
         record_figures(
             &format!("broken-content-range-{mutation:?}"),
-            &json!({"ok": true}),
+            &figures(&report, &reqs),
         );
     }
 }
@@ -192,7 +205,7 @@ fn an_etag_changed_since_the_partial_was_written_restarts_from_zero_through_if_r
     assert_eq!(reqs[0].if_range.as_deref(), Some(real.as_str()), "{reqs:?}");
     assert_eq!(reqs[0].status, 200, "a stale If-Range gets the whole file");
     assert_eq!(report["bytes_resumed"], 0);
-    record_figures("broken-etag-changed", &json!({"ok": true}));
+    record_figures("broken-etag-changed", &figures(&report, &reqs));
 }
 
 #[test]
@@ -217,7 +230,7 @@ fn a_partial_larger_than_the_file_is_discarded() {
     let reqs = model_requests(&world, &server);
     assert_eq!(reqs[0].range, None, "{reqs:?}");
     assert_eq!(report["bytes_resumed"], 0);
-    record_figures("broken-partial-too-long", &json!({"ok": true}));
+    record_figures("broken-partial-too-long", &figures(&report, &reqs));
 }
 
 #[test]
@@ -229,7 +242,7 @@ fn a_truncated_body_is_resumed_where_it_broke_off() {
             .path(blob_route(&world))
             .first(1),
     );
-    update_ok(&world, &server, &root, &[]);
+    let report = update_ok(&world, &server, &root, &[]);
     let reqs = model_requests(&world, &server);
     assert!(reqs[0].cut, "{reqs:?}");
     let resumed_at: u64 = reqs[1]
@@ -241,7 +254,7 @@ fn a_truncated_body_is_resumed_where_it_broke_off() {
         .unwrap_or_else(|| panic!("the second request is not a resume: {reqs:?}"));
     assert!(resumed_at > 0 && resumed_at <= cut, "{reqs:?}");
     assert_eq!(reqs[1].status, 206);
-    record_figures("broken-truncated", &json!({"ok": true}));
+    record_figures("broken-truncated", &figures(&report, &reqs));
 }
 
 #[test]
@@ -250,7 +263,7 @@ fn five_hundreds_on_half_the_requests_are_retried_to_success() {
     server
         .faults()
         .set(Rule::new(Fault::ErrorStatus(503)).every_nth(2));
-    update_ok(&world, &server, &root, &[]);
+    let report = update_ok(&world, &server, &root, &[]);
     let failed = server
         .log()
         .records()
@@ -258,7 +271,9 @@ fn five_hundreds_on_half_the_requests_are_retried_to_success() {
         .filter(|r| r.status == 503)
         .count();
     assert!(failed > 0, "no request failed: the fault did not fire");
-    record_figures("broken-5xx-half", &json!({"ok": true, "503s": failed}));
+    let mut figures = figures(&report, &model_requests(&world, &server));
+    figures["503s"] = json!(failed);
+    record_figures("broken-5xx-half", &figures);
 }
 
 #[test]
@@ -270,11 +285,15 @@ fn with_retries_off_a_failing_server_gives_a_clean_error_and_keeps_the_old_relea
             .add(Rule::new(Fault::ErrorStatus(503)).path(route));
     }
     let out = world.update(&root, &server.url(), &["--retries", "0"]);
-    assert_refused(&out, &[TOOL, MODEL, "503"]);
+    let message = assert_refused(&out, &[TOOL, MODEL, "503"]);
     assert_active(&root, world.tree(OLD), OLD);
     // Exactly one try per source: retries off means off.
-    assert_eq!(model_requests(&world, &server).len(), 2);
-    record_figures("broken-5xx-no-retries", &json!({"refused": true}));
+    let reqs = model_requests(&world, &server);
+    assert_eq!(reqs.len(), 2);
+    record_figures(
+        "broken-5xx-no-retries",
+        &json!({"exit_code": out.code, "error": message, "model_requests": reqs.len()}),
+    );
 }
 
 #[test]
@@ -299,7 +318,15 @@ fn a_server_that_is_down_fails_in_bounded_time_and_keeps_the_partial() {
         Some(HALF),
         "the partial must be kept for the next run"
     );
-    record_figures("broken-server-down", &json!({"refused": true}));
+    record_figures(
+        "broken-server-down",
+        &json!({
+            "exit_code": out.code,
+            "error": message,
+            "elapsed_ms": started.elapsed().as_millis() as u64,
+            "partial_kept": HALF,
+        }),
+    );
 }
 
 #[test]
@@ -329,12 +356,19 @@ fn a_server_that_dies_mid_download_fails_in_bounded_time_and_the_next_run_resume
     }
     server.shutdown();
     let code = child.wait_timeout(Duration::from_secs(60));
-    assert_eq!(code, Some(1), "the update must fail, not hang");
+    assert_eq!(
+        code,
+        Some(3),
+        "the update must fail with the network exit code, not hang"
+    );
     assert_active(&root, world.tree(OLD), OLD);
     let kept = partials(&root)[&format!("{sha}.partial")];
     assert!(kept > 0);
     let back = world.server();
     let report = update_ok(&world, &back, &root, &[]);
     assert!(report["bytes_resumed"].as_u64().unwrap() > 0, "{report}");
-    record_figures("broken-server-dies", &json!({"ok": true, "kept": kept}));
+    record_figures(
+        "broken-server-dies",
+        &json!({"exit_code": code, "kept": kept, "bytes_resumed": report["bytes_resumed"]}),
+    );
 }

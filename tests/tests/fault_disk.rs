@@ -11,55 +11,15 @@
 mod fault_support;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use fault_support::{
-    NEW, NEW_MODEL, OLD, TOOL, World, assert_active, assert_refused, partials, record_figures,
+    NEW, NEW_MODEL, OLD, TOOL, Tmpfs, World, assert_active, assert_refused, partials,
+    record_figures,
 };
 use serde_json::json;
 use tooldelta_testkit::{ChildGuard, Fault, Rule, StaticMirror};
-
-/// A tmpfs mounted on a folder; unmounted on drop.
-struct Tmpfs {
-    dir: PathBuf,
-}
-
-impl Tmpfs {
-    /// Mounts `bytes` of tmpfs on `dir`, or `None` (with a note) when this
-    /// machine does not let the test mount.
-    fn mount(dir: &Path, bytes: u64) -> Option<Self> {
-        std::fs::create_dir_all(dir).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
-            .arg(dir)
-            .stderr(Stdio::piped())
-            .output();
-        match out {
-            Ok(o) if o.status.success() => Some(Self {
-                dir: dir.to_owned(),
-            }),
-            Ok(o) => {
-                eprintln!(
-                    "SKIPPED: cannot mount a tmpfs here ({}); the fail-point variant covers a full disk",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                );
-                None
-            }
-            Err(e) => {
-                eprintln!("SKIPPED: no mount command ({e})");
-                None
-            }
-        }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
-    }
-}
 
 fn model_route(world: &World) -> String {
     let m = world.mirror.manifest(TOOL, NEW);
@@ -147,7 +107,11 @@ fn a_disk_that_fills_up_during_the_download_fails_before_activation_saying_neede
     let code = child.wait_timeout(Duration::from_secs(60));
     let mut stdout = String::new();
     std::io::Read::read_to_string(child.child_mut().stdout.as_mut().unwrap(), &mut stdout).unwrap();
-    assert_eq!(code, Some(1), "the update must fail: {stdout}");
+    assert_eq!(
+        code,
+        Some(6),
+        "the update must fail with the local-I/O exit code: {stdout}"
+    );
     let message = serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["error"]["message"]
         .as_str()
         .unwrap()

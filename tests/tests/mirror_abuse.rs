@@ -423,8 +423,10 @@ fn two_hundred_concurrent_clients_all_get_the_right_bytes() {
         })
         .collect();
     let mut failures = Vec::new();
+    let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
     for h in handles {
         let (i, status, ok) = h.join().unwrap();
+        *statuses.entry(status).or_default() += 1;
         if !ok {
             failures.push((i, status));
         }
@@ -437,6 +439,6 @@ fn two_hundred_concurrent_clients_all_get_the_right_bytes() {
     assert_eq!(metrics.status, 200);
     record_figures(
         "mirror-200-clients",
-        &json!({"clients": clients, "failures": 0}),
+        &json!({"clients": clients, "failures": failures.len(), "statuses": statuses}),
     );
 }

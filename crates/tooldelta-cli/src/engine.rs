@@ -1,13 +1,11 @@
 //! What the workstation commands share: building the engine from flags, the
 //! environment and the config file; a tokio runtime; Ctrl-C as cancellation;
-//! engine errors as one line.
+//! engine errors kept typed for the report.
 
-use std::fmt;
 use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use tooldelta_core::events::ErrorInfo;
 use tooldelta_core::{CancellationToken, Engine, EngineConfig, UpdateError};
 
 use crate::Context;
@@ -83,21 +81,8 @@ pub fn cancel_on_ctrl_c() -> CancellationToken {
     token
 }
 
-/// An engine error as the binary reports it: its one-line message (which
-/// already names the tool, file, URL and cause) plus its kind for `--json`.
-#[derive(Debug)]
-pub struct EngineFailure(pub ErrorInfo);
-
-impl fmt::Display for EngineFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.message)
-    }
-}
-
-impl std::error::Error for EngineFailure {}
-
-/// Wraps an engine error for `anyhow` without repeating its causes.
-#[allow(clippy::needless_pass_by_value)] // used as `map_err(engine_error)`
+/// Wraps an engine error for `anyhow`, keeping its type (and so its kind,
+/// hint and cause chain) for [`crate::failure::report`].
 pub fn engine_error(err: UpdateError) -> anyhow::Error {
-    anyhow::Error::new(EngineFailure(err.info()))
+    anyhow::Error::new(err)
 }

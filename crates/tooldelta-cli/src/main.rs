@@ -1,10 +1,11 @@
 //! `tooldelta`: the workstation client and publisher CLI (CONTRACT §2).
 //!
 //! Human messages and progress go to stderr; with `--json`, stdout carries
-//! exactly one JSON object. Exit 0 on success, 1 on failure, 2 on bad usage.
+//! exactly one JSON object. Exit codes per error class: see [`failure`].
 
 mod config;
 mod engine;
+mod failure;
 mod inspect;
 mod keygen;
 mod output;
@@ -83,10 +84,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(err) => {
-            output::print_error(&err, ctx.json);
-            ExitCode::FAILURE
-        }
+        Err(err) => failure::report(&err, ctx.json),
     }
 }
 

@@ -46,6 +46,42 @@ pub struct ErrorInfo {
     pub message: String,
     /// Whether trying again later can help.
     pub retryable: bool,
+    /// Every distinct cause below the message, outermost first, each once.
+    #[serde(default)]
+    pub chain: Vec<String>,
+    /// What to try next, when the cause is a usual mistake.
+    #[serde(default)]
+    pub hint: Option<String>,
+}
+
+impl ErrorInfo {
+    /// An error that is only a message (no cause chain, no hint).
+    pub fn new(kind: ErrorKind, message: impl Into<String>, retryable: bool) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            retryable,
+            chain: Vec::new(),
+            hint: None,
+        }
+    }
+
+    /// An error value explained (its line, chain and hint), after `context: `.
+    pub fn explained(
+        kind: ErrorKind,
+        context: &str,
+        err: &(dyn std::error::Error + 'static),
+        retryable: bool,
+    ) -> Self {
+        let e = crate::explain::explain(err);
+        Self {
+            kind,
+            message: format!("{context}: {}", e.line),
+            retryable,
+            chain: e.chain,
+            hint: e.hint,
+        }
+    }
 }
 
 /// Something the engine did or learned.

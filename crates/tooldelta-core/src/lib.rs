@@ -15,6 +15,7 @@ pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod explain;
 pub mod fetch;
 pub mod fs;
 pub mod hash;

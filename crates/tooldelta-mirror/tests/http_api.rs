@@ -80,17 +80,41 @@ async fn catalog_tool_and_manifest_routes_answer_per_contract() {
             "{version}: the signed bytes as published"
         );
     }
-    for missing in [
-        "/api/v1/tools/nope",
-        "/api/v1/tools/demo/9.9.9/manifest.json",
-        "/api/v1/tools/demo/not-semver/manifest.json",
-        "/api/v1/tools/demo/1.0.0/files/nope.txt",
-        "/api/v1/blobs/sha256/00000000000000000000000000000000000000000000000000000000000000ff",
-        "/api/v1/blobs/sha256/ABC",
-        "/api/v1/nothing",
+    // Each 404 says what is missing and what the mirror has instead.
+    let blob_ff = "00000000000000000000000000000000000000000000000000000000000000ff";
+    let (blob_route, blob_says) = (
+        format!("/api/v1/blobs/sha256/{blob_ff}"),
+        format!("no content with sha256 {blob_ff} on this mirror"),
+    );
+    for (missing, says) in [
+        (
+            "/api/v1/tools/nope",
+            r#"no tool \"nope\"; the mirror has demo, other"#,
+        ),
+        (
+            "/api/v1/tools/nope/1.0.0/manifest.json",
+            r#"no tool \"nope\"; the mirror has demo, other"#,
+        ),
+        (
+            "/api/v1/tools/demo/9.9.9/manifest.json",
+            "no version 9.9.9 of demo; the mirror has 1.0.0, 1.2.0",
+        ),
+        (
+            "/api/v1/tools/demo/not-semver/manifest.json",
+            "no version not-semver of demo; the mirror has 1.0.0, 1.2.0",
+        ),
+        (
+            "/api/v1/tools/demo/1.0.0/files/nope.txt",
+            r#"no file \"nope.txt\" in the manifest"#,
+        ),
+        (blob_route.as_str(), blob_says.as_str()),
+        ("/api/v1/blobs/sha256/ABC", "not a lowercase hex SHA-256"),
+        ("/api/v1/nothing", "no such route"),
     ] {
         let resp = c.get(format!("{base}{missing}")).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{missing}");
+        let body = resp.text().await.unwrap();
+        assert!(body.contains(says), "{missing}: {body}");
     }
 }
 

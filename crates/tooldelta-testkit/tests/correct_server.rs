@@ -222,11 +222,32 @@ fn drop_frees_the_port_and_ends_stalled_connections() {
     assert!(n > 0);
     let Fixture { server, dir, .. } = f;
     drop(server);
-    // The stalled connection is closed, not left hanging...
+    // The stalled connection is closed, not left hanging: the read ends with
+    // end-of-file or a reset, never with the read timeout (which is what a
+    // connection the server forgot would give)...
     conn.set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     let mut rest = Vec::new();
-    let _ = conn.read_to_end(&mut rest);
+    match conn.read_to_end(&mut rest) {
+        Ok(_) => {}
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+            ),
+            "the stalled connection was left open: {e}"
+        ),
+    }
+    // ...before the body it promised was complete (the stall never ended).
+    let received = &[&head[..n], &rest[..]].concat();
+    let body_start = received
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(received.len(), |i| i + 4);
+    assert!(
+        received.len() - body_start < SIZE,
+        "the whole body arrived: the stall did not hold"
+    );
     // ...and nobody listens on the port any more.
     assert!(std::net::TcpStream::connect(addr).is_err());
     drop(dir);

@@ -193,3 +193,4 @@ pub fn sizes(m: &Manifest) -> BTreeMap<String, u64> {
 pub fn sha(m: &Manifest, path: &str) -> String {
     m.file(path).unwrap().sha256.clone()
 }
+pub mod real_mirror;

@@ -9,6 +9,11 @@
 
 #![allow(dead_code)]
 
+mod tmpfs;
+
+#[allow(unused_imports)] // used by the full-disk tests only
+pub use tmpfs::Tmpfs;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,7 @@
 // Typed calls to the Tauri commands of src-tauri/src/commands.rs. Every
-// command fails with `{kind, message, retryable}` (ErrorInfo); `call` turns
-// that into a `CommandError` so views can show the message and offer a retry.
+// command fails with `{kind, message, retryable, chain, hint}` (ErrorInfo);
+// `call` turns that into a `CommandError` so views can show the message, its
+// causes and hint, and offer a retry.
 
 import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
@@ -28,12 +29,16 @@ import type {
 export class CommandError extends Error implements ErrorInfo {
   readonly kind: ErrorKind;
   readonly retryable: boolean;
+  readonly chain: Array<string>;
+  readonly hint: string | null;
 
   constructor(info: ErrorInfo) {
     super(info.message);
     this.name = 'CommandError';
     this.kind = info.kind;
     this.retryable = info.retryable;
+    this.chain = info.chain;
+    this.hint = info.hint;
   }
 }
 
@@ -48,10 +53,16 @@ function isErrorInfo(value: unknown): value is ErrorInfo {
 
 /** Any thrown value as an ErrorInfo (a bare string from Tauri itself included). */
 export function toErrorInfo(err: unknown): ErrorInfo {
-  if (err instanceof CommandError) return { kind: err.kind, message: err.message, retryable: err.retryable };
-  if (isErrorInfo(err)) return { kind: err.kind, message: err.message, retryable: !!err.retryable };
+  if (err instanceof CommandError) {
+    return { kind: err.kind, message: err.message, retryable: err.retryable, chain: err.chain, hint: err.hint };
+  }
+  if (isErrorInfo(err)) {
+    const chain = Array.isArray(err.chain) ? err.chain.filter((c) => typeof c === 'string') : [];
+    const hint = typeof err.hint === 'string' ? err.hint : null;
+    return { kind: err.kind, message: err.message, retryable: !!err.retryable, chain, hint };
+  }
   const message = err instanceof Error ? err.message : String(err);
-  return { kind: 'ipc', message, retryable: true };
+  return { kind: 'ipc', message, retryable: true, chain: [], hint: null };
 }
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {

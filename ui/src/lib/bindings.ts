@@ -17,7 +17,15 @@ message: string,
 /**
  * Whether trying again later can help.
  */
-retryable: boolean, };
+retryable: boolean, 
+/**
+ * Every distinct cause below the message, outermost first, each once.
+ */
+chain: Array<string>, 
+/**
+ * What to try next, when the cause is a usual mistake.
+ */
+hint: string | null, };
 
 export type Event = { "event": "plan_ready", 
 /**

@@ -93,6 +93,49 @@ describe('tools dashboard', () => {
     expect(attempts).toBe(2);
   });
 
+  it('keeps the hint and the cause chain collapsed under the first line, each cause once', async () => {
+    mockCommands({
+      app_info: () => appInfo(),
+      list_tools: () => [tool()],
+      start_update: () =>
+        Promise.reject({
+          kind: 'network',
+          message: 'llama-cpp: cannot fetch manifest http://m/x: Connection refused (os error 111)',
+          retryable: true,
+          chain: ['error sending request for url (http://m/x)', 'tcp connect error', 'Connection refused (os error 111)'],
+          hint: 'nothing accepts connections at m:80: check that the mirror is running (`curl http://m/healthz`)',
+        }),
+    });
+    render(App);
+    const card = await screen.findByTestId('tool-card-llama-cpp');
+    await fireEvent.click(within(card).getByRole('button', { name: 'Update' }));
+    const alert = await within(card).findByTestId('tool-error');
+    const details = within(alert).getByTestId('tool-error-details') as HTMLDetailsElement;
+    expect(details.open).toBe(false);
+    expect(within(alert).getByTestId('tool-error-hint').textContent).toContain('curl http://m/healthz');
+    const causes = within(alert)
+      .getByTestId('tool-error-chain')
+      .querySelectorAll('li');
+    expect([...causes].map((li) => li.textContent)).toEqual([
+      'error sending request for url (http://m/x)',
+      'tcp connect error',
+    ]);
+    expect(alert.textContent?.match(/Connection refused/g)?.length).toBe(1);
+  });
+
+  it('shows no details for an error with neither hint nor chain', async () => {
+    mockCommands({
+      app_info: () => appInfo(),
+      list_tools: () => [tool()],
+      start_update: () => Promise.reject({ kind: 'locked', message: 'llama-cpp: another tooldelta process is updating this tool', retryable: true, chain: [], hint: null }),
+    });
+    render(App);
+    const card = await screen.findByTestId('tool-card-llama-cpp');
+    await fireEvent.click(within(card).getByRole('button', { name: 'Update' }));
+    const alert = await within(card).findByTestId('tool-error');
+    expect(within(alert).queryByTestId('tool-error-details')).toBeNull();
+  });
+
   it('turns the integrity badge to modified when the watcher reports a change', async () => {
     mockCommands({ app_info: () => appInfo(), list_tools: () => [tool({ integrity: 'ok' })] });
     render(App);

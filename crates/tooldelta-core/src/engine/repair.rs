@@ -168,5 +168,6 @@ fn check_stored_signature(
         tool_id: tool_id.to_owned(),
         status: check.status,
         public_key_id: check.public_key_id,
+        trusted: env.config.trust.ids().map(ToString::to_string).collect(),
     }))
 }

@@ -4,17 +4,19 @@ use std::path::PathBuf;
 
 use super::ErrorKind;
 use crate::events::ErrorInfo;
+use crate::explain::Cause;
 
 /// Why one file could not be fetched from one source (a URL).
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     /// No connection, or no response headers.
-    #[error("cannot reach {url}: {cause}")]
+    #[error("cannot reach {url}")]
     Connect {
         /// The URL.
         url: String,
         /// The transport's complaint.
-        cause: String,
+        #[source]
+        source: Cause,
     },
     /// An HTTP status that is not a success.
     #[error("{url} answered HTTP {status}")]
@@ -25,14 +27,15 @@ pub enum FetchError {
         status: u16,
     },
     /// The body broke off.
-    #[error("download from {url} broke off after {received} bytes: {cause}")]
+    #[error("download from {url} broke off after {received} bytes")]
     Body {
         /// The URL.
         url: String,
         /// Bytes of the file present when it broke off.
         received: u64,
         /// The transport's complaint.
-        cause: String,
+        #[source]
+        source: Cause,
     },
     /// No byte arrived for the stall timeout.
     #[error("download from {url} stalled: no byte for {secs} s at {received} bytes")]
@@ -143,10 +146,13 @@ impl FetchError {
     /// The error as renderers see it, for a file of a tool (a `file_failed`
     /// event); the same message an [`UpdateError::Fetch`](super::UpdateError::Fetch) carries.
     pub fn info_for(&self, tool_id: &str, path: &str) -> ErrorInfo {
+        let e = crate::explain::explain(self);
         ErrorInfo {
             kind: self.kind(),
-            message: format!("{tool_id}: file {path}: {self}"),
+            message: format!("{tool_id}: file {path}: {}", e.line),
             retryable: self.is_transient(),
+            chain: e.chain,
+            hint: self.hint().or(e.hint),
         }
     }
 
@@ -157,5 +163,49 @@ impl FetchError {
             Self::Connect { .. } | Self::Body { .. } | Self::Stalled { .. } => true,
             _ => false,
         }
+    }
+}
+
+impl FetchError {
+    /// What to try next after this failure, if anything is known.
+    pub fn hint(&self) -> Option<String> {
+        use crate::explain::{classify, for_root};
+        match self {
+            Self::Io { path, source } => for_root(classify(source), None, Some(path)),
+            Self::TooLarge { url, .. } => Some(format!(
+                "the server behind {url} sends an oversized or endless manifest: it is broken or hostile; tell its operator, or try another --mirror"
+            )),
+            Self::Integrity { url, .. } | Self::TooLong { url, .. } => Some(format!(
+                "the server behind {url} serves bytes that do not match the signed manifest: its store is damaged or the content was tampered with; tell its operator, or try another --mirror"
+            )),
+            Self::Stalled { url, secs, .. } => Some(format!(
+                "{url} stopped sending for {secs} s: check the mirror's load and the network; a later run resumes where this one stopped"
+            )),
+            Self::Status { url, status } => status_hint(url, *status),
+            Self::Connect { url, .. } | Self::Body { url, .. } => {
+                for_root(classify(self), Some(url), None)
+            }
+            Self::Cancelled => None,
+        }
+    }
+}
+
+/// What an HTTP error status from a mirror suggests.
+fn status_hint(url: &str, status: u16) -> Option<String> {
+    let at = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)));
+    let at = at.as_deref().unwrap_or(url);
+    match status {
+        500..=599 => Some(format!(
+            "the mirror at {at} is up but answered {status}: look at its log (or its upstream's); a later run may succeed"
+        )),
+        404 => Some(format!(
+            "the mirror at {at} does not have this: check the URL, or import the release on the mirror again"
+        )),
+        401 | 403 => Some(format!(
+            "the mirror at {at} refused access ({status}): check its access rules or a proxy in between"
+        )),
+        _ => None,
     }
 }

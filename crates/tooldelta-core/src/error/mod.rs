@@ -81,6 +81,28 @@ pub enum UpdateError {
         #[source]
         source: Box<FetchError>,
     },
+    /// The mirror does not have the tool (its catalog is listed).
+    #[error("{}", crate::explain::missing_tool(tool_id, tools))]
+    UnknownTool {
+        /// The tool asked for.
+        tool_id: String,
+        /// The mirror asked.
+        mirror: String,
+        /// The tools it has.
+        tools: Vec<String>,
+    },
+    /// The mirror has the tool but not the version asked for.
+    #[error("{}", crate::explain::missing_version(tool_id, version, versions))]
+    UnknownVersion {
+        /// The tool.
+        tool_id: String,
+        /// The version asked for.
+        version: String,
+        /// The mirror asked.
+        mirror: String,
+        /// The versions it has.
+        versions: Vec<String>,
+    },
     /// The manifest is not trusted (signature, tool, version, rollback, expiry, rules).
     #[error(transparent)]
     Trust(Box<TrustError>),
@@ -205,7 +227,11 @@ impl UpdateError {
     /// The machine-readable class (`trust`, `integrity`, `network`, `disk_full`, …).
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Setup(_) | Self::NoMirror { .. } | Self::BadToolId { .. } => ErrorKind::Usage,
+            Self::Setup(_)
+            | Self::NoMirror { .. }
+            | Self::BadToolId { .. }
+            | Self::UnknownTool { .. }
+            | Self::UnknownVersion { .. } => ErrorKind::Usage,
             Self::ManifestFetch { .. } => ErrorKind::Network,
             Self::Trust(_) | Self::VersionChanged { .. } => ErrorKind::Trust,
             Self::Fetch { source, .. } => source.kind(),
@@ -233,10 +259,47 @@ impl UpdateError {
 
     /// The error as renderers and the UI see it.
     pub fn info(&self) -> ErrorInfo {
+        let e = crate::explain::explain(self);
         ErrorInfo {
             kind: self.kind(),
-            message: self.to_string(),
+            message: e.line,
             retryable: self.retryable(),
+            chain: e.chain,
+            hint: self.hint().or(e.hint),
+        }
+    }
+
+    /// What to try next, when this is one of the usual mistakes (shown as
+    /// the line under the error by the CLI and the app).
+    pub fn hint(&self) -> Option<String> {
+        use crate::explain::{RootCause, classify, for_root};
+        match self {
+            Self::ManifestFetch { source, .. } | Self::Fetch { source, .. } => source.hint(),
+            Self::Io { path, source, .. } => for_root(classify(source), None, Some(path)),
+            Self::DiskFull { path, .. } => Some(format!(
+                "free space in {} (`tooldelta status` lists kept releases), or choose another --root",
+                path.display()
+            )),
+            Self::Locked { .. } => Some(
+                "wait for the other update or repair to finish (`tooldelta status` shows it running); the lock is released when that process ends".to_owned(),
+            ),
+            Self::UnknownTool { mirror, .. } => Some(format!(
+                "check the tool id (`curl {mirror}api/v1/tools` lists the mirror's catalog)"
+            )),
+            Self::UnknownVersion { .. } => {
+                Some("pick one of those versions, or leave out --version for the latest".to_owned())
+            }
+            Self::NotInstalled { tool_id, .. } => Some(format!(
+                "install it first: `tooldelta update {tool_id} --mirror URL --trust PUB.pem`"
+            )),
+            Self::Trust(t) => t.hint(),
+            Self::Setup(e) if e.to_string().contains("only http and https") => Some(
+                "serve the export over HTTP (any static server, e.g. the nginx config in docs/nginx.conf) and pass its http:// URL".to_owned(),
+            ),
+            _ => match classify(self) {
+                RootCause::Other => None,
+                root => for_root(root, None, None),
+            },
         }
     }
 

@@ -13,8 +13,9 @@ use super::resume::{Resume, decide};
 use super::{Fetched, Fetcher, ObjectJob};
 use crate::error::FetchError;
 use crate::events::{Event, Reporter};
+use crate::explain::Cause;
 use crate::store::Store;
-use crate::stream::{Body, Sink, StreamError, error_chain, pump};
+use crate::stream::{Body, Sink, StreamError, pump};
 use crate::throttle::{PROGRESS_INTERVAL, Progress};
 
 /// The state of one object's download across attempts and sources.
@@ -187,7 +188,7 @@ impl<'a> ObjectRun<'a> {
             .client_for(url)
             .map_err(|cause| FetchError::Connect {
                 url: url.to_owned(),
-                cause,
+                source: Cause::msg(cause),
             })?;
         let mut req = client.get(url);
         if offset > 0 {
@@ -205,7 +206,7 @@ impl<'a> ObjectRun<'a> {
                     secs: self.fetcher.stall_timeout.as_secs(),
                     received: offset,
                 }),
-                Ok(Err(e)) => Err(FetchError::Connect { url: url.to_owned(), cause: error_chain(&e) }),
+                Ok(Err(e)) => Err(FetchError::Connect { url: url.to_owned(), source: Cause::new(e) }),
                 Ok(Ok(resp)) if resp.status() == StatusCode::OK
                     || resp.status() == StatusCode::PARTIAL_CONTENT
                     || resp.status().is_client_error()
@@ -280,7 +281,10 @@ impl<'a> ObjectRun<'a> {
             return Err(FetchError::Body {
                 url: url.to_owned(),
                 received: written,
-                cause: format!("the body ended {} bytes early", self.size() - written),
+                source: Cause::msg(format!(
+                    "the body ended {} bytes early",
+                    self.size() - written
+                )),
             });
         }
         let digest = sink.finish().await.map_err(|e| self.io(e))?;
@@ -316,7 +320,7 @@ impl<'a> ObjectRun<'a> {
             StreamError::Transport(e) => FetchError::Body {
                 url,
                 received,
-                cause: error_chain(&e),
+                source: Cause::new(e),
             },
         }
     }

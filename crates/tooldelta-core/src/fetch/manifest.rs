@@ -7,8 +7,9 @@ use reqwest::Url;
 use super::{FetchedManifest, Fetcher};
 use crate::api;
 use crate::error::{FetchError, UpdateError};
+use crate::explain::Cause;
 use crate::manifest::MAX_MANIFEST_BYTES;
-use crate::stream::{Body, StreamError, error_chain};
+use crate::stream::{Body, StreamError};
 
 impl Fetcher {
     /// Fetches `{mirror}/api/v1/tools/{id}/{version|latest}/manifest.json`
@@ -25,6 +26,7 @@ impl Fetcher {
         }
         let rel = api::manifest(tool_id, version.unwrap_or("latest"));
         let mut last = None;
+        let mut not_found = None;
         let mut delays = self.backoff();
         loop {
             let mut any_transient = false;
@@ -34,6 +36,11 @@ impl Fetcher {
                     Ok(bytes) => return Ok(FetchedManifest { bytes, url }),
                     Err(e) => {
                         any_transient |= e.is_transient();
+                        if matches!(e, FetchError::Status { status: 404, .. })
+                            && not_found.is_none()
+                        {
+                            not_found = Some(mirror.clone());
+                        }
                         last = Some(e);
                     }
                 }
@@ -42,6 +49,12 @@ impl Fetcher {
                 Some(delay) if any_transient => tokio::time::sleep(delay).await,
                 _ => break,
             }
+        }
+        // A mirror that does not have it says what it has instead.
+        if let Some(mirror) = not_found
+            && let Some(err) = self.not_found(&mirror, tool_id, version).await
+        {
+            return Err(err);
         }
         Err(UpdateError::ManifestFetch {
             tool_id: tool_id.to_owned(),
@@ -56,7 +69,7 @@ impl Fetcher {
             .client_for(url.as_str())
             .map_err(|cause| FetchError::Connect {
                 url: text.clone(),
-                cause,
+                source: Cause::msg(cause),
             })?;
         let send = client.get(url.clone()).send();
         let stalled = |received| FetchError::Stalled {
@@ -69,7 +82,7 @@ impl Fetcher {
             Ok(Err(e)) => {
                 return Err(FetchError::Connect {
                     url: text,
-                    cause: error_chain(&e),
+                    source: Cause::new(e),
                 });
             }
             Ok(Ok(r)) => r,
@@ -97,7 +110,7 @@ impl Fetcher {
             StreamError::Transport(e) => FetchError::Body {
                 url: url.to_string(),
                 received: 0,
-                cause: error_chain(&e),
+                source: Cause::new(e),
             },
         })
     }

@@ -12,6 +12,7 @@
 //! above it.
 
 mod attempt;
+mod catalog;
 mod manifest;
 mod object;
 pub mod resume;

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::explain::Cause;
+
 use super::{Fetched, Fetcher, ObjectJob, attempt};
 use crate::error::{FetchClass, FetchError};
 use crate::events::{Event, Reporter};
@@ -165,7 +167,7 @@ fn most_telling(mut failures: Vec<FetchError>) -> FetchError {
     }
     failures.pop().unwrap_or(FetchError::Connect {
         url: String::new(),
-        cause: "no source to fetch from".into(),
+        source: Cause::msg("no source to fetch from"),
     })
 }
 

@@ -56,6 +56,8 @@ pub enum TrustError {
         status: SignatureStatus,
         /// The key id the manifest claims.
         public_key_id: Option<String>,
+        /// The ids of the keys this client trusts (for the hint).
+        trusted: Vec<String>,
     },
     /// The manifest is for another tool.
     #[error("manifest for {expected}: it describes tool {found:?} instead (mix-and-match refused)")]
@@ -97,6 +99,33 @@ pub enum TrustError {
         /// When it expired.
         expires_at: String,
     },
+}
+
+impl TrustError {
+    /// What to try next, when the refusal has a usual cause.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Signature {
+                status: SignatureStatus::UnknownKey,
+                trusted,
+                ..
+            } => Some(format!(
+                "this workstation trusts {}: add the publisher's public key with --trust PUB.pem, or have the manifest signed with a trusted key",
+                if trusted.is_empty() { "no key".to_owned() } else { trusted.join(", ") }
+            )),
+            Self::Signature {
+                status: SignatureStatus::Unsigned,
+                ..
+            } => Some("publish the manifest with --key SECRET.pem: unsigned manifests are never installed".to_owned()),
+            Self::Signature { .. } | Self::HashMismatch { .. } => Some(
+                "the manifest was changed after it was signed: publish it again, and check who can write to the mirror".to_owned(),
+            ),
+            Self::Expired { .. } => Some(
+                "the mirror serves an expired manifest: the publisher must publish it again with a later expires_at (and the mirror import it)".to_owned(),
+            ),
+            _ => None,
+        }
+    }
 }
 
 fn status_word(status: SignatureStatus) -> &'static str {
@@ -179,6 +208,7 @@ pub fn check_manifest(
             tool_id,
             status: signature.status,
             public_key_id: signature.public_key_id,
+            trusted: trust.ids().map(ToString::to_string).collect(),
         });
     }
     Ok(CheckedManifest {

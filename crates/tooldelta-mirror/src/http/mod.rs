@@ -5,6 +5,7 @@ mod body;
 mod conditional;
 mod feed;
 mod manifests;
+mod missing;
 mod open_cache;
 mod options;
 mod respond;

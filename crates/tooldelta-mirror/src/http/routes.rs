@@ -12,11 +12,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tooldelta_core::api;
+use tooldelta_core::explain::explain;
 use tooldelta_core::manifest::{is_sha256_hex, is_valid_tool_id};
 
-use super::AppState;
 use super::manifests::CachedManifest;
 use super::respond::{self, ApiError, Content, IMMUTABLE, REVALIDATE};
+use super::{AppState, missing};
 use crate::store::{Store, ToolIndex, VersionSel};
 
 type Handled = Result<Response, ApiError>;
@@ -66,9 +67,9 @@ pub(crate) async fn catalog(
                 local = merge_catalogs(local, remote);
             }
             Ok(None) => {}
-            Err(e) if local.is_empty() => return Err(ApiError::bad_gateway(e.to_string())),
+            Err(e) if local.is_empty() => return Err(ApiError::bad_gateway(explain(&e).line)),
             Err(e) => {
-                tracing::warn!(error = %e, "upstream catalog unavailable; serving the local one");
+                tracing::warn!(error = %explain(&e), "upstream catalog unavailable; serving the local one");
             }
         }
     }
@@ -82,7 +83,7 @@ pub(crate) async fn tool(
     headers: HeaderMap,
 ) -> Handled {
     if !is_valid_tool_id(&tool_id) {
-        return Err(ApiError::not_found(format!("no tool {tool_id:?}")));
+        return Err(missing::tool(&state.store, &tool_id).await);
     }
     let store = state.store.clone();
     let id = tool_id.clone();
@@ -95,13 +96,15 @@ pub(crate) async fn tool(
                 index = merged.into_iter().find(|t| t.tool_id == tool_id);
             }
             Ok(None) => {}
-            Err(e) if index.is_none() => return Err(ApiError::bad_gateway(e.to_string())),
+            Err(e) if index.is_none() => return Err(ApiError::bad_gateway(explain(&e).line)),
             Err(e) => {
-                tracing::warn!(error = %e, "upstream tool index unavailable; serving the local one");
+                tracing::warn!(error = %explain(&e), "upstream tool index unavailable; serving the local one");
             }
         }
     }
-    let index = index.ok_or_else(|| ApiError::not_found(format!("no tool {tool_id:?}")))?;
+    let Some(index) = index else {
+        return Err(missing::tool(&state.store, &tool_id).await);
+    };
     Ok(respond::json(&method, &headers, &index, &state.metrics))
 }
 
@@ -169,7 +172,7 @@ async fn open_blob(
     } else {
         state.metrics.cache_misses.inc();
         let Some(up) = &state.upstream else {
-            return Err(ApiError::not_found(format!("no blob {hex}")));
+            return Err(missing::blob(hex));
         };
         up.ensure_blob(hex, expected_size)
             .await
@@ -213,17 +216,16 @@ async fn resolve_manifest(
     tool_id: &str,
     version: &str,
 ) -> Result<(Arc<CachedManifest>, VersionSel), ApiError> {
-    let missing = || ApiError::not_found(format!("no manifest for {tool_id} {version}"));
-    if !is_valid_tool_id(tool_id) {
-        return Err(missing());
-    }
-    let sel = VersionSel::parse(version).ok_or_else(missing)?;
+    let vanished = || ApiError::not_found(format!("no manifest for {tool_id} {version}"));
+    let Some(sel) = VersionSel::parse(version).filter(|_| is_valid_tool_id(tool_id)) else {
+        return Err(missing::manifest(&state.store, tool_id, version).await);
+    };
     let mut refresh_failure = None;
     if let (VersionSel::Latest, Some(up)) = (&sel, &state.upstream)
         && let Err(e) = up.refresh_latest(tool_id).await
         && !e.is_not_found()
     {
-        tracing::warn!(error = %e, tool_id, "cannot refresh latest from upstream; serving the stored one");
+        tracing::warn!(error = %explain(&e), tool_id, "cannot refresh latest from upstream; serving the stored one");
         refresh_failure = Some(e);
     }
     let store = state.store.clone();
@@ -245,14 +247,14 @@ async fn resolve_manifest(
     let Some(folder) = folder else {
         return Err(match refresh_failure {
             Some(e) => upstream_error(&e),
-            None => missing(),
+            None => missing::manifest(&state.store, tool_id, version).await,
         });
     };
     let (store, cache) = (state.store.clone(), Arc::clone(&state.manifests));
     let id = tool_id.to_owned();
     let cached = blocking(move || cache.load(&store, &id, &folder))
         .await?
-        .ok_or_else(missing)?;
+        .ok_or_else(vanished)?;
     Ok((cached, sel))
 }
 
@@ -260,8 +262,9 @@ fn upstream_error(e: &crate::upstream::UpstreamError) -> ApiError {
     if e.is_not_found() {
         ApiError::not_found(e.to_string())
     } else {
-        tracing::warn!(error = %e, "upstream failure");
-        ApiError::bad_gateway(e.to_string())
+        let explained = explain(e);
+        tracing::warn!(error = %explained, "upstream failure");
+        ApiError::bad_gateway(explained.line)
     }
 }
 
