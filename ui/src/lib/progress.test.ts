@@ -60,7 +60,7 @@ describe('reduce', () => {
   });
 
   it('keeps the error of a failed run', () => {
-    const error = { kind: 'network' as const, message: 'cannot reach http://m', retryable: true };
+    const error = { kind: 'network' as const, message: 'cannot reach http://m', retryable: true, chain: [], hint: null };
     const s = reduce(newRun('t', 'update'), { event: 'failed', tool_id: 't', error }, 5);
     expect(s.error).toEqual(error);
     expect(isFinished(s)).toBe(true);
