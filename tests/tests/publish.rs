@@ -32,8 +32,17 @@ fn make_tree(dir: &Path) {
 
 fn publish(tree: &Path, key: &Path, out: &Path) {
     tooldelta(&[
-        "publish", "--tool-dir", tree.to_str().unwrap(), "--tool-id", "script-tool", "--version", "1.2.3",
-        "--key", key.to_str().unwrap(), "--out", out.to_str().unwrap(),
+        "publish",
+        "--tool-dir",
+        tree.to_str().unwrap(),
+        "--tool-id",
+        "script-tool",
+        "--version",
+        "1.2.3",
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
     ])
     .assert_success();
 }
@@ -41,16 +50,28 @@ fn publish(tree: &Path, key: &Path, out: &Path) {
 #[test]
 fn publish_is_deterministic_and_matches_sha256sum_stat_python_and_openssl() {
     let tmp = tempfile::tempdir().unwrap();
-    let (tree, secret, public) = (tmp.path().join("tree"), tmp.path().join("k.pem"), tmp.path().join("k.pub"));
+    let (tree, secret, public) = (
+        tmp.path().join("tree"),
+        tmp.path().join("k.pem"),
+        tmp.path().join("k.pub"),
+    );
     std::fs::create_dir(&tree).unwrap();
     make_tree(&tree);
     // An OpenSSL-made key signs with our code.
-    sh(&format!("openssl genpkey -algorithm ed25519 -out {0} && openssl pkey -in {0} -pubout -out {1}", secret.display(), public.display()));
+    sh(&format!(
+        "openssl genpkey -algorithm ed25519 -out {0} && openssl pkey -in {0} -pubout -out {1}",
+        secret.display(),
+        public.display()
+    ));
     let (a, b) = (tmp.path().join("a.json"), tmp.path().join("b.json"));
     publish(&tree, &secret, &a);
     publish(&tree, &secret, &b);
     let bytes = std::fs::read(&a).unwrap();
-    assert_eq!(bytes, std::fs::read(&b).unwrap(), "two publishes of one tree differ");
+    assert_eq!(
+        bytes,
+        std::fs::read(&b).unwrap(),
+        "two publishes of one tree differ"
+    );
 
     let manifest: Value = serde_json::from_slice(&bytes).unwrap();
     let files = manifest["files"].as_array().unwrap();
@@ -58,9 +79,17 @@ fn publish_is_deterministic_and_matches_sha256sum_stat_python_and_openssl() {
     for f in files {
         let path = tree.join(f["path"].as_str().unwrap());
         let sum = sh(&format!("sha256sum '{}'", path.display()));
-        assert_eq!(sum.split_whitespace().next().unwrap(), f["sha256"].as_str().unwrap(), "{path:?}");
+        assert_eq!(
+            sum.split_whitespace().next().unwrap(),
+            f["sha256"].as_str().unwrap(),
+            "{path:?}"
+        );
         let size = sh(&format!("stat -c %s '{}'", path.display()));
-        assert_eq!(size.trim().parse::<u64>().unwrap(), f["size"].as_u64().unwrap(), "{path:?}");
+        assert_eq!(
+            size.trim().parse::<u64>().unwrap(),
+            f["size"].as_u64().unwrap(),
+            "{path:?}"
+        );
     }
 
     // manifest_hash by an independent RFC 8785 implementation, then the
@@ -77,33 +106,63 @@ assert h == m['manifest_hash'], (h, m['manifest_hash'])\n\
 open(sys.argv[2], 'wb').write(b'tooldelta-manifest-v1:' + h.encode())\n\
 open(sys.argv[3], 'wb').write(base64.b64decode(m['signature']['signature']))\n\
 PY",
-        a = a.display(), msg = msg.display(), sig = sig.display()
+        a = a.display(),
+        msg = msg.display(),
+        sig = sig.display()
     ));
-    let verified = sh(&format!("openssl pkeyutl -verify -pubin -inkey {} -rawin -in {} -sigfile {}", public.display(), msg.display(), sig.display()));
-    assert!(verified.contains("Signature Verified Successfully"), "{verified}");
+    let verified = sh(&format!(
+        "openssl pkeyutl -verify -pubin -inkey {} -rawin -in {} -sigfile {}",
+        public.display(),
+        msg.display(),
+        sig.display()
+    ));
+    assert!(
+        verified.contains("Signature Verified Successfully"),
+        "{verified}"
+    );
 }
 
 #[test]
 fn keygen_keys_are_read_by_openssl_and_its_signatures_verify() {
     let tmp = tempfile::tempdir().unwrap();
     let (secret, public) = (tmp.path().join("s.pem"), tmp.path().join("p.pem"));
-    let out = tooldelta(&["keygen", "--secret", secret.to_str().unwrap(), "--public", public.to_str().unwrap()]);
+    let out = tooldelta(&[
+        "keygen",
+        "--secret",
+        secret.to_str().unwrap(),
+        "--public",
+        public.to_str().unwrap(),
+    ]);
     out.assert_success();
     let key_id = out.stdout.trim().to_owned();
     // OpenSSL reads both files, and derives the same public key from the secret one.
     let derived = sh(&format!("openssl pkey -in {} -pubout", secret.display()));
     assert_eq!(derived, std::fs::read_to_string(&public).unwrap());
     // The key id is SHA-256 of the raw key (the last 32 bytes of the SPKI DER).
-    let raw_id = sh(&format!("openssl pkey -pubin -in {} -outform DER | tail -c 32 | sha256sum | cut -c1-16", public.display()));
+    let raw_id = sh(&format!(
+        "openssl pkey -pubin -in {} -outform DER | tail -c 32 | sha256sum | cut -c1-16",
+        public.display()
+    ));
     assert_eq!(raw_id.trim(), key_id);
     // Refuses to overwrite a key by accident.
-    tooldelta(&["keygen", "--secret", secret.to_str().unwrap(), "--public", public.to_str().unwrap()]).assert_failure();
+    tooldelta(&[
+        "keygen",
+        "--secret",
+        secret.to_str().unwrap(),
+        "--public",
+        public.to_str().unwrap(),
+    ])
+    .assert_failure();
     let mode = sh(&format!("stat -c %a {}", secret.display()));
     assert_eq!(mode.trim(), "600");
 }
 
 fn inspect(manifest: &Path, trust: &[&Path]) -> CmdOutput {
-    let mut args = vec!["inspect".to_owned(), manifest.to_str().unwrap().to_owned(), "--json".to_owned()];
+    let mut args = vec![
+        "inspect".to_owned(),
+        manifest.to_str().unwrap().to_owned(),
+        "--json".to_owned(),
+    ];
     for t in trust {
         args.extend(["--trust".to_owned(), t.to_str().unwrap().to_owned()]);
     }
@@ -116,7 +175,12 @@ fn inspect_reports_valid_unknown_key_and_unsigned() {
     let valid = fixtures().join("valid-demo-tool-1.0.0.json");
     let trusted = keys.join("test-only.public.pem");
     let foreign = keys.join("foreign-test-only.public.pem");
-    let status = |out: &CmdOutput| out.json()["signature"]["status"].as_str().unwrap().to_owned();
+    let status = |out: &CmdOutput| {
+        out.json()["signature"]["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
 
     let out = inspect(&valid, &[&trusted]);
     out.assert_success();
@@ -162,10 +226,23 @@ fn inspect_refuses_every_hostile_manifest_naming_the_rule() {
         ("unsorted", "unsorted"),
     ];
     for (name, rule) in cases {
-        let out = inspect(&fixtures().join(format!("hostile/{name}.json")), &[&trusted]);
-        assert_eq!(out.code, Some(1), "{name} was not refused:\n{}\n{}", out.stdout, out.stderr);
+        let out = inspect(
+            &fixtures().join(format!("hostile/{name}.json")),
+            &[&trusted],
+        );
+        assert_eq!(
+            out.code,
+            Some(1),
+            "{name} was not refused:\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
         assert_eq!(out.json()["error"]["rule"], rule, "{name}");
-        assert!(out.stderr.contains(rule), "{name}: the error does not name the rule: {}", out.stderr);
+        assert!(
+            out.stderr.contains(rule),
+            "{name}: the error does not name the rule: {}",
+            out.stderr
+        );
     }
     let out = inspect(&fixtures().join("hostile/duplicate-key.json"), &[&trusted]);
     assert_eq!(out.code, Some(1));
