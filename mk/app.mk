@@ -4,10 +4,10 @@
 
 APP_BIN := target/debug/tooldelta-app
 # npm installs again only when the lock file changed since the last install.
-# `npm install`, not `npm ci`: with this machine's npm 11 and
-# omit-lockfile-registry-resolved, `npm ci` on a fresh clone refuses the lock
-# ("Missing: @rollup/rollup-<other platforms>") although `npm install`
-# installs exactly the locked versions and leaves the lock unchanged.
+# `npm ci`: exactly the locked versions, and the lock is never rewritten, so a
+# fresh clone stays clean after `make test`. The lock lists every platform's
+# optional packages (@rollup/rollup-*, @esbuild/*); regenerate it with
+# `npm install` in ui/ after changing package.json, and commit it whole.
 UI_INSTALLED := ui/node_modules/.package-lock.json
 
 DEPS_TARGETS += app-deps
@@ -17,7 +17,7 @@ TEST_TARGETS += test-ui test-gui
 
 app-deps: ## npm packages of the UI, tauri-driver for the GUI tests, ui/dist (only what is missing or stale)
 	@if [ ! -f $(UI_INSTALLED) ] || [ ui/package-lock.json -nt $(UI_INSTALLED) ]; then \
-	  echo "app-deps: npm install in ui/" >&2; (cd ui && npm install --no-audit --no-fund); fi
+	  echo "app-deps: npm ci in ui/" >&2; (cd ui && npm ci --no-audit --no-fund); fi
 	@command -v tauri-driver >/dev/null 2>&1 || [ -x "$$HOME/.cargo/bin/tauri-driver" ] || \
 	  { echo "app-deps: cargo install tauri-driver" >&2; $(CARGO) install tauri-driver --locked; }
 	@# Any cargo build of the workspace embeds ui/dist: build it first when it is
