@@ -33,6 +33,7 @@ mod tests {
             engine::RollbackReport::decl(cfg),
             engine::HistoryEntry::decl(cfg),
             dto::Integrity::decl(cfg),
+            dto::Savings::decl(cfg),
             dto::Operation::decl(cfg),
             dto::RunSnapshot::decl(cfg),
             dto::ToolView::decl(cfg),

@@ -36,6 +36,9 @@ pub struct AppArgs {
     /// Full screen, read-only, large progress of every pending or running update.
     #[arg(long)]
     pub kiosk: bool,
+    /// Seconds the kiosk shows each page of tools before turning to the next.
+    #[arg(long, value_name = "SECONDS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub kiosk_page_seconds: u32,
     /// Public key (minisign, base64 as printed by `tauri signer generate`) that
     /// app self-updates must be signed with; overrides the built-in one.
     #[arg(
@@ -83,12 +86,16 @@ mod tests {
             "--trust",
             "k.pem",
             "--kiosk",
+            "--kiosk-page-seconds",
+            "3",
         ])
         .unwrap();
         assert_eq!(args.root, Some(PathBuf::from("/r")));
         assert_eq!(args.mirrors, ["http://a", "http://b"]);
         assert_eq!(args.trust, [PathBuf::from("k.pem")]);
         assert!(args.kiosk);
+        assert_eq!(args.kiosk_page_seconds, 3);
+        assert!(AppArgs::try_parse_from(["tooldelta-app", "--kiosk-page-seconds", "0"]).is_err());
         assert_eq!(args.overridden(), ["root", "mirrors", "trust"]);
     }
 

@@ -22,7 +22,8 @@ use tooldelta_core::signing::{SignatureCheck, TrustError};
 
 use crate::bridge::ChannelReporter;
 use crate::dto::{
-    AppInfo, ExportedFile, Operation, RunSnapshot, SettingsInput, SettingsView, ToolView,
+    AppInfo, ExportedFile, Operation, RunSnapshot, Savings, SettingsInput, SettingsView,
+    ToolView,
 };
 use crate::state::AppState;
 
@@ -72,7 +73,7 @@ pub async fn list_tools(state: State<'_, AppState>) -> CmdResult<Vec<ToolView>> 
     let overview = engine.overview().await.map_err(|e| info(&e))?;
     let views: Vec<ToolView> = overview
         .into_iter()
-        .map(|tool| tool_view(&state, tool))
+        .map(|tool| tool_view(&engine, &state, tool))
         .collect();
     state.watch(
         views
@@ -84,7 +85,7 @@ pub async fn list_tools(state: State<'_, AppState>) -> CmdResult<Vec<ToolView>> 
     Ok(views)
 }
 
-fn tool_view(state: &AppState, tool: ToolOverview) -> ToolView {
+fn tool_view(engine: &Engine, state: &AppState, tool: ToolOverview) -> ToolView {
     let ToolOverview { status, check } = tool;
     let known = state
         .integrity
@@ -101,6 +102,8 @@ fn tool_view(state: &AppState, tool: ToolOverview) -> ToolView {
         last_verified_ms: known.last_verified_ms,
         releases: status.releases.clone(),
         updater_running: status.updater_running,
+        held: false,
+        savings: savings(engine, &status.tool_id),
         run: state.runs.snapshot(&status.tool_id),
         check_error: status.check_error.clone(),
     };
@@ -113,6 +116,23 @@ fn tool_view(state: &AppState, tool: ToolOverview) -> ToolView {
         None => {}
     }
     view
+}
+
+/// Sums the transfer figures of the tool's recorded updates. An unreadable
+/// history costs the figures, never the listing.
+fn savings(engine: &Engine, tool_id: &str) -> Savings {
+    let history = engine.history(tool_id).unwrap_or_else(|err| {
+        tracing::warn!(%err, "{tool_id}: history unreadable; savings not shown");
+        Vec::new()
+    });
+    let mut out = Savings::default();
+    for entry in history.iter().filter(|e| e.bytes_saved.is_some()) {
+        out.total_saved += entry.bytes_saved.unwrap_or(0);
+        out.total_downloaded += entry.bytes_downloaded.unwrap_or(0);
+        out.last_saved = entry.bytes_saved;
+        out.last_at = Some(entry.at.clone());
+    }
+    out
 }
 
 fn apply_check(view: &mut ToolView, check: UpdateCheck) {

@@ -22,6 +22,21 @@ pub enum Integrity {
     Modified,
 }
 
+/// What updates of a tool have cost and saved, from its history (every
+/// process's updates, not only this app's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Savings {
+    /// Bytes the most recent update reused instead of downloading, if one recorded it.
+    pub last_saved: Option<u64>,
+    /// When that update happened (RFC 3339).
+    pub last_at: Option<String>,
+    /// Bytes saved by every recorded update.
+    pub total_saved: u64,
+    /// Bytes downloaded by every recorded update.
+    pub total_downloaded: u64,
+}
+
 /// Which long operation is running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -86,6 +101,12 @@ pub struct ToolView {
     pub releases: Vec<String>,
     /// Whether some updater (this app or another process) holds the tool's lock.
     pub updater_running: bool,
+    /// Whether updates of the tool are held back (pinned, or paused by a
+    /// rollout). Always false until holds exist (the agent and rollout
+    /// issues); the screens already count and show it.
+    pub held: bool,
+    /// Bytes saved and downloaded by its updates so far.
+    pub savings: Savings,
     /// The run of this app on the tool, if any.
     pub run: Option<RunSnapshot>,
     /// Why the mirror check failed, if it did.
@@ -143,6 +164,8 @@ pub struct AppInfo {
     pub version: String,
     /// Whether the app runs in kiosk mode (`--kiosk`).
     pub kiosk: bool,
+    /// Seconds the kiosk shows each page of tools (`--kiosk-page-seconds`).
+    pub kiosk_page_seconds: u32,
     /// The settings in force.
     pub settings: SettingsView,
     /// A problem found at start-up (an unreadable settings file), if any.

@@ -125,6 +125,7 @@ impl AppState {
         AppInfo {
             version,
             kiosk: self.args.kiosk,
+            kiosk_page_seconds: self.args.kiosk_page_seconds,
             settings: self.settings_view(),
             startup_error: self.startup_error.clone(),
         }

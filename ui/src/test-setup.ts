@@ -10,4 +10,5 @@ if (!window.crypto?.getRandomValues) {
 afterEach(() => {
   cleanup();
   clearMocks();
+  localStorage.clear();
 });

@@ -22,6 +22,13 @@ pub struct HistoryEntry {
     pub action: String,
     /// RFC 3339 time of the activation.
     pub at: String,
+    /// Bytes an `update` downloaded (resumed bytes included); absent for
+    /// other actions and in state files written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_downloaded: Option<u64>,
+    /// Bytes an `update` reused instead of downloading: what the delta saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_saved: Option<u64>,
 }
 
 /// The contents of `tools/<id>/state.json`.
@@ -95,6 +102,8 @@ mod tests {
             from_version: None,
             action: "update".into(),
             at: String::new(),
+            bytes_downloaded: None,
+            bytes_saved: None,
         }
     }
 

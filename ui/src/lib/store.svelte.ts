@@ -12,6 +12,24 @@ import type {
 } from './bindings';
 import { api as defaultApi, toErrorInfo, type Api } from './api';
 import { EventBatcher, newRun, reduce, type RunState } from './progress';
+import { attentionOrder, summarize, toolState, type Row, type Summary } from './summary';
+import { updatePending } from './labels';
+
+export type Layout = 'cards' | 'list';
+
+/** Where the chosen layout is remembered (per user: the web view's storage lives in the user's profile). */
+export const LAYOUT_KEY = 'tooldelta.layout';
+/** Above this many tools the dashboard starts in the compact list, until the user picks one. */
+const LIST_ABOVE = 8;
+
+function storedLayout(): Layout | null {
+  try {
+    const v = globalThis.localStorage?.getItem(LAYOUT_KEY);
+    return v === 'cards' || v === 'list' ? v : null;
+  } catch {
+    return null; // storage disabled: the choice lasts for this session only
+  }
+}
 
 export type View =
   | { name: 'tools' }
@@ -34,6 +52,20 @@ export class Store {
   toolErrors = $state<Record<string, { error: ErrorInfo; action: string }>>({});
   verifyReports = $state<Record<string, VerifyReport>>({});
   view = $state<View>({ name: 'tools' });
+  /** The dashboard's search text. */
+  search = $state('');
+  /** The layout the user picked (remembered), if any. */
+  chosenLayout = $state<Layout | null>(storedLayout());
+  /** Progress of **Update all**, while it runs. */
+  updateAllProgress = $state<{ done: number; total: number; current: string | null } | null>(null);
+  private stopAll = false;
+
+  /** Every tool with its state, attention first. */
+  rows: Row[] = $derived(
+    attentionOrder(this.tools.map((tool) => ({ tool, state: this.stateOf(tool) }))),
+  );
+  summary: Summary = $derived(summarize(this.rows));
+  layout: Layout = $derived(this.chosenLayout ?? (this.tools.length > LIST_ABOVE ? 'list' : 'cards'));
 
   constructor(private readonly api: Api = defaultApi) {}
 
@@ -54,6 +86,61 @@ export class Store {
   isBusy(toolId: string): boolean {
     const run = this.runs[toolId];
     return (!!run && run.finishedMs === null) || !!this.snapshots[toolId];
+  }
+
+  stateOf(tool: ToolView) {
+    const run = this.runs[tool.tool_id];
+    return toolState(tool, {
+      running: (!!run && run.finishedMs === null) || !!this.snapshots[tool.tool_id],
+      failure: this.toolErrors[tool.tool_id]?.error ?? null,
+    });
+  }
+
+  setLayout(layout: Layout): void {
+    this.chosenLayout = layout;
+    try {
+      globalThis.localStorage?.setItem(LAYOUT_KEY, layout);
+    } catch {
+      // Not remembered, still applied.
+    }
+  }
+
+  /** Tools **Update all** would update: an update offered, not held, nothing running. */
+  updatable(): string[] {
+    return this.rows
+      .filter(({ tool, state }) => updatePending(tool) && !tool.held && state !== 'updating')
+      .map(({ tool }) => tool.tool_id);
+  }
+
+  /**
+   * Updates every pending tool, one after another, through the same update
+   * command as each card's button (one run at a time keeps the disk and the
+   * mirror link for one download). A failure is shown on its tool and the
+   * next one goes on.
+   */
+  async updateAll(): Promise<void> {
+    if (this.updateAllProgress) return;
+    const queue = this.updatable();
+    this.stopAll = false;
+    let done = 0;
+    this.updateAllProgress = { done, total: queue.length, current: null };
+    for (const toolId of queue) {
+      if (this.stopAll) break;
+      const tool = this.tool(toolId);
+      // A refresh between two runs may have found it current or held since.
+      if (tool && updatePending(tool) && !tool.held) {
+        this.updateAllProgress = { done, total: queue.length, current: toolId };
+        await this.update(toolId);
+      }
+      done += 1;
+      this.updateAllProgress = { done, total: queue.length, current: null };
+    }
+    this.updateAllProgress = null;
+  }
+
+  /** Lets the running update finish, then stops **Update all**. */
+  stopUpdateAll(): void {
+    this.stopAll = true;
   }
 
   async refresh(): Promise<void> {

@@ -45,7 +45,7 @@ export const settings = {
 };
 
 export function appInfo(kiosk = false): AppInfo {
-  return { version: '0.1.0', kiosk, settings, startup_error: null };
+  return { version: '0.1.0', kiosk, kiosk_page_seconds: 8, settings, startup_error: null };
 }
 
 export function tool(overrides: Partial<ToolView> = {}): ToolView {
@@ -68,6 +68,8 @@ export function tool(overrides: Partial<ToolView> = {}): ToolView {
     last_verified_ms: null,
     releases: ['1.0.0'],
     updater_running: false,
+    held: false,
+    savings: { last_saved: null, last_at: null, total_saved: 0, total_downloaded: 0 },
     run: null,
     check_error: null,
     ...overrides,
@@ -91,4 +93,46 @@ export function updateReport(overrides: Partial<UpdateReport> = {}): UpdateRepor
     duration_ms: 1200,
     ...overrides,
   };
+}
+
+/** A pending tool whose update would fetch `kib` KiB (and save 1 MiB). */
+export function pendingTool(toolId: string, kib: number, overrides: Partial<ToolView> = {}): ToolView {
+  const base = tool({ tool_id: toolId });
+  return tool({
+    tool_id: toolId,
+    delta: { ...(base.delta as NonNullable<ToolView['delta']>), bytes_to_fetch: kib * 1024, bytes_saved: 1024 ** 2 },
+    ...overrides,
+  });
+}
+
+/** An up-to-date tool. */
+export function currentTool(toolId: string, overrides: Partial<ToolView> = {}): ToolView {
+  return tool({ tool_id: toolId, up_to_date: true, available_version: '1.0.0', delta: null, ...overrides });
+}
+
+/**
+ * Thirty tools as a workstation has them: three pending (8, 16 and 32 KiB to
+ * fetch), one whose offer was refused (failed), one modified on disk, the
+ * rest up to date; each tool's last update saved 1 MiB, 3 MiB in total.
+ */
+export function thirtyTools(): ToolView[] {
+  const savings = { last_saved: 1024 ** 2, last_at: '2026-11-30T10:00:00Z', total_saved: 3 * 1024 ** 2, total_downloaded: 0 };
+  const tools: ToolView[] = [];
+  for (let i = 0; i < 25; i += 1) tools.push(currentTool(`tool-${String(i).padStart(2, '0')}`, { savings }));
+  tools.push(pendingTool('pending-a', 8, { savings }));
+  tools.push(pendingTool('pending-b', 16, { savings }));
+  tools.push(pendingTool('pending-c', 32, { savings }));
+  tools.push(
+    tool({
+      tool_id: 'refused',
+      available_version: null,
+      up_to_date: null,
+      delta: null,
+      signature: { status: 'unknown_key', public_key_id: 'fedcba9876543210' },
+      check_error: { kind: 'trust', message: 'refused: signed by an unknown key', retryable: false },
+      savings,
+    }),
+  );
+  tools.push(currentTool('changed', { integrity: 'modified', modified_paths: ['bin/run.sh'], savings }));
+  return tools;
 }

@@ -3,56 +3,114 @@ import { render, screen, waitFor, within } from '@testing-library/svelte';
 import App from '../App.svelte';
 import Kiosk from '../views/Kiosk.svelte';
 import { createStore } from '../lib/store.svelte';
-import { appInfo, mockCommands, tool } from './ipc';
+import type { RunSnapshot } from '../lib/bindings';
+import { appInfo, currentTool, mockCommands, thirtyTools, tool } from './ipc';
+
+function snapshot(done: number): RunSnapshot {
+  return {
+    tool_id: 'llama-cpp',
+    operation: 'update',
+    to_version: '1.1.0',
+    phase: 'fetch',
+    bytes_done: done,
+    bytes_total: 4 * 1024 ** 3,
+    bytes_per_sec: 100 * 1024 ** 2,
+    files_verified: 1,
+    started_ms: 0,
+  };
+}
 
 describe('kiosk mode', () => {
-  it('renders every tool with no controls', async () => {
+  it('renders every tool with its state and the summary, with no controls', async () => {
     mockCommands({
       app_info: () => appInfo(true),
-      list_tools: () => [
-        tool(),
-        tool({ tool_id: 'whisper', up_to_date: true, available_version: '2.0.0', installed_version: '2.0.0', delta: null }),
-      ],
+      list_tools: () => [tool(), currentTool('whisper', { installed_version: '2.0.0', available_version: '2.0.0' })],
     });
     render(App);
     const kiosk = await screen.findByTestId('kiosk');
-    await within(kiosk).findByTestId('kiosk-tool-llama-cpp');
-    expect(within(kiosk).getByTestId('kiosk-tool-llama-cpp').dataset.state).toBe('pending');
-    expect(within(kiosk).getByTestId('kiosk-tool-llama-cpp').textContent).toContain('4.7 GiB saved');
+    const pending = await within(kiosk).findByTestId('kiosk-tool-llama-cpp');
+    expect(pending.dataset.state).toBe('pending');
+    expect(pending.textContent).toContain('1.0.0 → 1.1.0');
+    expect(pending.textContent).toContain('4.7 GiB saved');
     expect(within(kiosk).getByTestId('kiosk-tool-whisper').textContent).toContain('Up to date');
+    expect(within(kiosk).getByTestId('count-pending').dataset.value).toBe('1');
+    expect(within(kiosk).getByTestId('count-current').dataset.value).toBe('1');
+    expect(within(kiosk).getByTestId('summary-download').dataset.value).toBe(String(24 * 1024));
     expect(kiosk.querySelectorAll('button, input, a')).toHaveLength(0);
   });
 
-  it('refreshes by itself and shows the progress of a running update', async () => {
-    let running = false;
+  it('re-lists by itself: a tool updated elsewhere turns from pending to up to date', async () => {
+    let lists = 0;
+    const calls = mockCommands({
+      app_info: () => appInfo(true),
+      list_tools: () => {
+        lists += 1;
+        return lists === 1 ? [tool()] : [currentTool('llama-cpp', { installed_version: '1.1.0', available_version: '1.1.0' })];
+      },
+      runs: () => [],
+    });
+    const store = createStore();
+    await store.init();
+    render(Kiosk, { store, listEveryMs: 500 });
+    expect((await screen.findByTestId('kiosk-tool-llama-cpp')).dataset.state).toBe('pending');
+    await waitFor(() => expect(screen.getByTestId('kiosk-tool-llama-cpp').dataset.state).toBe('current'), { timeout: 4000 });
+    expect(screen.getByTestId('kiosk-tool-llama-cpp').textContent).toContain('1.1.0');
+    expect(calls.list_tools?.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('shows a running update with big live progress, then returns it to the grid', async () => {
+    let polls = 0;
     mockCommands({
       app_info: () => appInfo(true),
       list_tools: () => [tool()],
       runs: () => {
-        running = true;
-        return [
-          {
-            tool_id: 'llama-cpp',
-            operation: 'update',
-            to_version: '1.1.0',
-            phase: 'fetch',
-            bytes_done: 3 * 1024 ** 3,
-            bytes_total: 4 * 1024 ** 3,
-            bytes_per_sec: 100 * 1024 ** 2,
-            files_verified: 1,
-            started_ms: 0,
-          },
-        ];
+        polls += 1;
+        if (polls === 1) return [snapshot(1024 ** 3)];
+        if (polls === 2) return [snapshot(3 * 1024 ** 3)];
+        return [];
       },
     });
     const store = createStore();
     await store.init();
     render(Kiosk, { store, listEveryMs: 60_000 });
-    const row = await screen.findByTestId('kiosk-tool-llama-cpp');
-    await waitFor(() => expect(row.dataset.state).toBe('running'), { timeout: 3000 });
-    expect(running).toBe(true);
-    expect(row.textContent).toContain('75 %');
-    expect(row.textContent).toContain('100 MiB/s');
-    expect(within(row).getByRole('progressbar').getAttribute('aria-valuenow')).toBe('75');
+    const strip = await screen.findByTestId('kiosk-running', {}, { timeout: 3000 });
+    const run = within(strip).getByTestId('kiosk-tool-llama-cpp');
+    expect(run.dataset.state).toBe('updating');
+    expect(within(run).getByTestId('kiosk-run-percent').textContent).toBe('25 %');
+    // The next poll a second later moves the same bar on.
+    await waitFor(() => expect(within(strip).getByRole('progressbar').getAttribute('aria-valuenow')).toBe('75'), {
+      timeout: 3000,
+    });
+    expect(strip.textContent).toContain('100 MiB/s');
+    expect(strip.textContent).toContain('3.0 GiB of 4.0 GiB');
+    // Finished: no strip, the tool is back among the tiles.
+    await waitFor(() => expect(screen.queryByTestId('kiosk-running')).toBeNull(), { timeout: 3000 });
+    expect(within(screen.getByTestId('kiosk-list')).getByTestId('kiosk-tool-llama-cpp')).toBeTruthy();
+  });
+
+  it('pages through thirty tools by itself, attention first, every tool within one cycle', async () => {
+    mockCommands({ app_info: () => appInfo(true), list_tools: () => thirtyTools(), runs: () => [] });
+    const store = createStore();
+    await store.init();
+    render(Kiosk, { store, listEveryMs: 60_000, pageEveryMs: 150 });
+    const list = await screen.findByTestId('kiosk-list');
+    expect(list.dataset.pages).toBe('3');
+    expect(screen.getByTestId('kiosk-page').textContent).toBe('Page 1 of 3');
+    const first = [...list.querySelectorAll('[data-testid^="kiosk-tool-"]')].map((e) => e.getAttribute('data-state'));
+    expect(first.slice(0, 5)).toEqual(['failed', 'modified', 'pending', 'pending', 'pending']);
+
+    const seen = new Set<string>();
+    const pagesSeen = new Set<string>();
+    await waitFor(
+      () => {
+        const tiles = list.querySelectorAll('[data-testid^="kiosk-tool-"]');
+        expect(tiles.length).toBeLessThanOrEqual(12);
+        tiles.forEach((t) => seen.add(t.getAttribute('data-testid') as string));
+        pagesSeen.add(list.dataset.page as string);
+        expect(pagesSeen.size).toBe(3);
+      },
+      { timeout: 3000, interval: 20 },
+    );
+    expect(seen.size).toBe(30);
   });
 });

@@ -54,6 +54,7 @@ pub(super) async fn rollback(
             from_version: Some(installed.version.clone()),
             action: "rollback",
             raise_floor: false,
+            transfer: None,
         },
     );
     Ok(RollbackReport {

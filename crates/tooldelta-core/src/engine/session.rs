@@ -252,6 +252,8 @@ impl<'a> Session<'a> {
                 from_version: activation.from_version,
                 action: activation.action.to_owned(),
                 at: jiff::Timestamp::now().to_string(),
+                bytes_downloaded: activation.transfer.map(|t| t.0),
+                bytes_saved: activation.transfer.map(|t| t.1),
             },
             activation.raise_floor,
         );
@@ -279,4 +281,7 @@ pub(crate) struct Activation<'a> {
     /// Whether the no-rollback floor rises to `version` (a rollback, the
     /// user's choice, never lowers it and never raises it).
     pub raise_floor: bool,
+    /// For an update: bytes downloaded (resumed ones included) and bytes
+    /// the delta saved, so screens can total what updates cost and saved.
+    pub transfer: Option<(u64, u64)>,
 }

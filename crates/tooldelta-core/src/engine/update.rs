@@ -145,6 +145,7 @@ async fn update(s: &Session<'_>, opts: &UpdateOptions) -> Result<UpdateReport, U
             from_version: from_version.clone(),
             action: "update",
             raise_floor: true,
+            transfer: Some((totals.downloaded + totals.resumed, plan.bytes_saved())),
         },
     );
 
