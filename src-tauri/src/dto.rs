@@ -5,6 +5,7 @@
 //! `bindings.rs`), never written by hand.
 
 use serde::{Deserialize, Serialize};
+use tooldelta_core::engine::HistoryEntry;
 use tooldelta_core::events::{ErrorInfo, Phase};
 pub use tooldelta_core::report::Delta;
 use tooldelta_core::signing::SignatureCheck;
@@ -35,6 +36,23 @@ pub struct Savings {
     pub total_saved: u64,
     /// Bytes downloaded by every recorded update.
     pub total_downloaded: u64,
+}
+
+impl Savings {
+    /// Sums the updates of a history (oldest first) that recorded their transfer.
+    pub fn from_history(history: &[HistoryEntry]) -> Self {
+        let mut out = Savings::default();
+        for entry in history {
+            let Some(saved) = entry.bytes_saved else {
+                continue; // a rollback, a repair, or written before bytes were recorded
+            };
+            out.total_saved += saved;
+            out.total_downloaded += entry.bytes_downloaded.unwrap_or(0);
+            out.last_saved = Some(saved);
+            out.last_at = Some(entry.at.clone());
+        }
+        out
+    }
 }
 
 /// Which long operation is running.
@@ -235,4 +253,35 @@ pub struct ToolModified {
     pub tool_id: String,
     /// Paths inside the release that changed, sorted.
     pub paths: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(action: &str, at: &str, bytes: Option<(u64, u64)>) -> HistoryEntry {
+        HistoryEntry {
+            bytes_downloaded: bytes.map(|b| b.0),
+            bytes_saved: bytes.map(|b| b.1),
+            at: at.to_owned(),
+            ..HistoryEntry::now("1.0.0", "h", None, action)
+        }
+    }
+
+    #[test]
+    fn savings_add_up_the_updates_and_keep_the_last_one() {
+        let history = [
+            entry("update", "t1", Some((100, 0))),
+            entry("update", "t2", Some((10, 90))),
+            entry("rollback", "t3", None),
+            entry("update", "t4", Some((5, 95))),
+            entry("update", "t5", None), // an old state file: no figures
+        ];
+        let s = Savings::from_history(&history);
+        assert_eq!(s.total_saved, 185);
+        assert_eq!(s.total_downloaded, 115);
+        assert_eq!(s.last_saved, Some(95));
+        assert_eq!(s.last_at.as_deref(), Some("t4"));
+        assert_eq!(Savings::from_history(&[]), Savings::default());
+    }
 }

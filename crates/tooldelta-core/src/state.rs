@@ -127,4 +127,32 @@ mod tests {
         s.save(&path).unwrap();
         assert_eq!(ToolState::load(&path).unwrap(), s);
     }
+
+    #[test]
+    fn an_update_keeps_its_transfer_figures_and_old_files_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut s = ToolState::default();
+        s.record(
+            HistoryEntry {
+                bytes_downloaded: Some(24),
+                bytes_saved: Some(4096),
+                ..entry("1.1.0")
+            },
+            true,
+        );
+        s.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"bytes_saved\": 4096") || text.contains("\"bytes_saved\":4096"), "{text}");
+        assert_eq!(ToolState::load(&path).unwrap(), s);
+        // Written before the figures existed: they read as absent.
+        std::fs::write(
+            &path,
+            r#"{"highest_accepted":"1.0.0","history":[{"version":"1.0.0","manifest_hash":"h","from_version":null,"action":"update","at":"t"}]}"#,
+        )
+        .unwrap();
+        let old = ToolState::load(&path).unwrap();
+        assert_eq!(old.history[0].bytes_saved, None);
+        assert_eq!(old.history[0].bytes_downloaded, None);
+    }
 }

@@ -59,6 +59,56 @@ pub struct Fixture {
     _mirror: Proc,
 }
 
+/// Publishes `version` of `tool` from `tree` signed with `secret`, and
+/// imports it into the mirror's `store` (which checks it against `trust`).
+pub fn publish(
+    work: &Path,
+    store: &Path,
+    tool: &str,
+    version: &str,
+    tree: &Path,
+    secret: &Path,
+    trust: &Path,
+) {
+    let manifest = work.join(format!("{tool}-{version}.json"));
+    run(Command::new(bin("tooldelta"))
+        .args(["publish", "--tool-id", tool, "--version", version])
+        .arg("--tool-dir")
+        .arg(tree)
+        .arg("--key")
+        .arg(secret)
+        .arg("--out")
+        .arg(&manifest));
+    run(Command::new(bin("tooldelta-mirror"))
+        .arg("import")
+        .arg("--store")
+        .arg(store)
+        .arg("--manifest")
+        .arg(&manifest)
+        .arg("--tool-dir")
+        .arg(tree)
+        .arg("--trust")
+        .arg(trust));
+}
+
+/// A `tooldelta-mirror serve` of `store` on a free port (log in `work`).
+pub fn serve(store: &Path, work: &Path) -> (Proc, u16) {
+    let port = free_port();
+    let log = std::fs::File::create(work.join("mirror.log")).expect("log");
+    let mut mirror = Proc::spawn(
+        "tooldelta-mirror",
+        Command::new(bin("tooldelta-mirror"))
+            .arg("serve")
+            .arg("--store")
+            .arg(store)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log),
+    );
+    wait_for_port(&mut mirror, port);
+    (mirror, port)
+}
+
 impl Fixture {
     /// Publishes `versions` of the demo tool, serves them, installs `installed`.
     pub async fn new(versions: &[&str], installed: &str) -> Fixture {
@@ -80,39 +130,9 @@ impl Fixture {
                 let lora: Vec<u8> = (0..new_bytes).map(|i| (i * 7 % 253) as u8).collect();
                 std::fs::write(tree.join("models/lora.gguf"), lora).expect("new file");
             }
-            let manifest = dir.path().join(format!("{v}.json"));
-            run(Command::new(bin("tooldelta"))
-                .args(["publish", "--tool-id", TOOL, "--version", v])
-                .arg("--tool-dir")
-                .arg(&tree)
-                .arg("--key")
-                .arg(&secret)
-                .arg("--out")
-                .arg(&manifest));
-            run(Command::new(bin("tooldelta-mirror"))
-                .arg("import")
-                .arg("--store")
-                .arg(&store)
-                .arg("--manifest")
-                .arg(&manifest)
-                .arg("--tool-dir")
-                .arg(&tree)
-                .arg("--trust")
-                .arg(&trust));
+            publish(dir.path(), &store, TOOL, v, &tree, &secret, &trust);
         }
-        let port = free_port();
-        let log = std::fs::File::create(dir.path().join("mirror.log")).expect("log");
-        let mut mirror = Proc::spawn(
-            "tooldelta-mirror",
-            Command::new(bin("tooldelta-mirror"))
-                .arg("serve")
-                .arg("--store")
-                .arg(&store)
-                .args(["--listen", &format!("127.0.0.1:{port}")])
-                .stdout(log.try_clone().expect("log"))
-                .stderr(log),
-        );
-        wait_for_port(&mut mirror, port);
+        let (mirror, port) = serve(&store, dir.path());
         let fixture = Fixture {
             root: dir.path().join("root"),
             mirror_url: format!("http://127.0.0.1:{port}"),

@@ -5,8 +5,10 @@
 //! (`cargo test -p tooldelta-app --test gui -- --ignored --test-threads=1`).
 
 mod fixture;
+mod fleet;
 mod minisign;
 mod procs;
+mod scale;
 mod throttle;
 mod webdriver;
 
@@ -36,9 +38,23 @@ impl Gui {
         args: &[&str],
         extra_env: &[(&'static str, String)],
     ) -> Gui {
-        let (xvfb, display) = procs::xvfb();
         let mut env = fixture.env();
         env.extend_from_slice(extra_env);
+        Self::open_on(procs::xvfb(), app, args, &env).await
+    }
+
+    /// The app on a screen of `width`×`height` with `env`.
+    async fn open_sized(env: &[(&'static str, String)], args: &[&str], size: (u32, u32)) -> Gui {
+        let app = std::path::PathBuf::from(env!("CARGO_BIN_EXE_tooldelta-app"));
+        Self::open_on(procs::xvfb_sized(size.0, size.1), &app, args, env).await
+    }
+
+    async fn open_on(
+        (xvfb, display): (Proc, String),
+        app: &std::path::Path,
+        args: &[&str],
+        env: &[(&'static str, String)],
+    ) -> Gui {
         // Kept after the run (target/gui-logs) for a failure's post-mortem.
         let logs = webdriver::screenshot_dir().join("../gui-logs");
         std::fs::create_dir_all(&logs).expect("log dir");
@@ -46,7 +62,7 @@ impl Gui {
             .name()
             .unwrap_or("gui")
             .replace("::", "-");
-        let (driver, port) = procs::tauri_driver(&display, &env, &logs.join(format!("{name}.log")));
+        let (driver, port) = procs::tauri_driver(&display, env, &logs.join(format!("{name}.log")));
         let session = Session::start(port, app, args).await;
         Gui {
             session: Some(session),

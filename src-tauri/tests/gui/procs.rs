@@ -74,6 +74,12 @@ pub fn wait_for_port(proc: &mut Proc, port: u16) {
 
 /// Starts Xvfb on the first free display from :90.
 pub fn xvfb() -> (Proc, String) {
+    xvfb_sized(1280, 860)
+}
+
+/// Same, with a screen of `width`×`height`.
+pub fn xvfb_sized(width: u32, height: u32) -> (Proc, String) {
+    let screen = format!("{width}x{height}x24");
     for n in 90..190 {
         let lock = PathBuf::from(format!("/tmp/.X{n}-lock"));
         let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
@@ -88,7 +94,7 @@ pub fn xvfb() -> (Proc, String) {
                     display.as_str(),
                     "-screen",
                     "0",
-                    "1280x860x24",
+                    screen.as_str(),
                     "-nolisten",
                     "tcp",
                 ])

@@ -104,6 +104,26 @@ impl Session {
         .await
     }
 
+    /// Runs `script` asynchronously: it ends by calling `arguments[0]` with its result.
+    pub async fn exec_async(&self, script: &str) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Moves the window to the top-left corner and gives it `width`×`height`.
+    pub async fn set_window(&self, width: u32, height: u32) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"x": 0, "y": 0, "width": width, "height": height})),
+        )
+        .await;
+    }
+
     /// The whole page's visible text.
     pub async fn page_text(&self) -> String {
         self.exec("return document.body.innerText")
