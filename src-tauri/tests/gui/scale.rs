@@ -153,75 +153,67 @@ fn expected_order() -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs Xvfb, tauri-driver and the workspace binaries: make test-gui"]
-async fn thirty_tools_dashboard_sums_up_orders_fits_every_screen_and_updates_all() {
-    let fleet = Fleet::new().await;
-    let to_download = fleet.bytes_to_download().await;
-    for (i, (w, h)) in DASHBOARD_SCREENS.into_iter().enumerate() {
-        let gui = Gui::open_sized(&fleet.env(), &[], (w, h)).await;
-        let s = gui.s();
-        s.set_window(w, h).await;
-        wait_listed(s).await;
-        fleet.tamper(MODIFIED);
-        assert_summary(s, &fleet, to_download).await;
-        assert_eq!(dashboard_order(s).await, expected_order(), "at {w}×{h}");
-        let size = s.exec("return [innerWidth, innerHeight]").await;
-        assert_eq!(size, serde_json::json!([w, h]), "the window fills the screen");
+/// The dashboard at `w`×`h`: summary, order, no overflow, every tool reachable.
+async fn check_dashboard(s: &Session, fleet: &Fleet, to_download: u64, (w, h): (u32, u32)) {
+    s.set_window(w, h).await;
+    wait_listed(s).await;
+    fleet.tamper(MODIFIED);
+    assert_summary(s, fleet, to_download).await;
+    assert_eq!(dashboard_order(s).await, expected_order(), "at {w}×{h}");
+    let size = s.exec("return [innerWidth, innerHeight]").await;
+    assert_eq!(size, serde_json::json!([w, h]), "the window fills the screen");
+    let overflow = s.exec(OVERFLOW_JS).await;
+    assert_eq!(overflow, serde_json::json!([]), "overflow at {w}×{h}");
+    assert_eq!(
+        unreachable_tools(s).await,
+        Vec::<Value>::new(),
+        "every tool can be scrolled into view at {w}×{h}"
+    );
+    s.screenshot(&format!("scale-dashboard-list-{w}x{h}")).await;
+}
 
-        let overflow = s.exec(OVERFLOW_JS).await;
-        assert_eq!(overflow, serde_json::json!([]), "overflow at {w}×{h}");
-        assert_eq!(
-            unreachable_tools(s).await,
-            Vec::<Value>::new(),
-            "every tool can be scrolled into view at {w}×{h}"
-        );
-        s.screenshot(&format!("scale-dashboard-list-{w}x{h}")).await;
-        if (w, h) == (1280, 800) {
-            let fits = s
-                .exec("return [...document.querySelectorAll('[data-testid^=tool-row-]')].filter((r) => { const b = r.getBoundingClientRect(); return b.top >= 0 && b.bottom <= innerHeight; }).length")
-                .await;
-            assert!(
-                fits.as_u64().is_some_and(|n| n >= 15),
-                "{fits} rows in view at 1280×800"
-            );
-            assert_accessible(s, "dashboard (list)").await;
-            // The cards keep their details; the choice is remembered for the next start.
-            s.click(&s.wait_for("[data-testid=\"layout-cards\"]").await)
-                .await;
-            s.wait_for(&format!("[data-testid=\"tool-card-{FAILED}\"]"))
-                .await;
-            assert_eq!(s.exec(OVERFLOW_JS).await, serde_json::json!([]));
-            assert_accessible(s, "dashboard (cards)").await;
-            s.screenshot("scale-dashboard-cards-1280x800").await;
-            s.click(&s.wait_for("[data-testid=\"layout-list\"]").await)
-                .await;
-            s.click(&s.wait_for(&format!("[data-testid=\"tool-row-{MODIFIED}\"] [data-testid=\"row-inspect\"]")).await)
-                .await;
-            s.wait_for("[data-testid=\"file-row\"]").await;
-            assert_accessible(s, "inspector").await;
-            s.click(&s.wait_for("[data-testid=\"nav-settings\"]").await)
-                .await;
-            s.wait_for("[data-testid=\"check-app-update\"]").await;
-            assert_accessible(s, "settings").await;
-            s.click(&s.wait_for("[data-testid=\"nav-tools\"]").await)
-                .await;
-        }
-        if i + 1 < DASHBOARD_SCREENS.len() {
-            gui.close().await;
-            continue;
-        }
+/// At 1280×800: 15+ rows in view, the cards, and axe on every screen.
+async fn check_density_and_accessibility(s: &Session) {
+    let fits = s
+        .exec("return [...document.querySelectorAll('[data-testid^=tool-row-]')].filter((r) => { const b = r.getBoundingClientRect(); return b.top >= 0 && b.bottom <= innerHeight; }).length")
+        .await;
+    assert!(
+        fits.as_u64().is_some_and(|n| n >= 15),
+        "{fits} rows in view at 1280×800"
+    );
+    assert_accessible(s, "dashboard (list)").await;
+    // The cards keep their details; the choice is remembered for the next start.
+    s.click(&s.wait_for("[data-testid=\"layout-cards\"]").await)
+        .await;
+    s.wait_for(&format!("[data-testid=\"tool-card-{FAILED}\"]"))
+        .await;
+    assert_eq!(s.exec(OVERFLOW_JS).await, serde_json::json!([]));
+    assert_accessible(s, "dashboard (cards)").await;
+    s.screenshot("scale-dashboard-cards-1280x800").await;
+    s.click(&s.wait_for("[data-testid=\"layout-list\"]").await)
+        .await;
+    let inspect = format!("[data-testid=\"tool-row-{MODIFIED}\"] [data-testid=\"row-inspect\"]");
+    s.click(&s.wait_for(&inspect).await).await;
+    s.wait_for("[data-testid=\"file-row\"]").await;
+    assert_accessible(s, "inspector").await;
+    s.screenshot("scale-inspector-1280x800").await;
+    s.click(&s.wait_for("[data-testid=\"nav-settings\"]").await)
+        .await;
+    s.wait_for("[data-testid=\"check-app-update\"]").await;
+    assert_accessible(s, "settings").await;
+    s.click(&s.wait_for("[data-testid=\"nav-tools\"]").await)
+        .await;
+}
 
-        // Update all: the pending tools, one after another, through the app.
-        let all = s.wait_for("[data-testid=\"update-all\"]").await;
-        assert_eq!(s.text(&all).await, format!("Update all ({})", PENDING.len()));
-        s.click(&all).await;
-        wait_figure(s, "count-pending", 0).await;
-        wait_figure(s, "count-updating", 0).await;
-        wait_figure(s, "summary-download", 0).await;
-        s.screenshot("scale-dashboard-after-update-all").await;
-        gui.close().await;
-    }
+/// **Update all** brings every pending tool to 1.1.0 and leaves the refused one.
+async fn update_all(s: &Session, fleet: &Fleet) {
+    let all = s.wait_for("[data-testid=\"update-all\"]").await;
+    assert_eq!(s.text(&all).await, format!("Update all ({})", PENDING.len()));
+    s.click(&all).await;
+    wait_figure(s, "count-pending", 0).await;
+    wait_figure(s, "count-updating", 0).await;
+    wait_figure(s, "summary-download", 0).await;
+    s.screenshot("scale-dashboard-after-update-all").await;
 
     let status = fleet.engine().status().await.expect("status");
     for tool in status {
@@ -240,6 +232,25 @@ async fn thirty_tools_dashboard_sums_up_orders_fits_every_screen_and_updates_all
             .verify(tool, &tooldelta_core::events::NullReporter)
             .await;
         assert!(report.expect("verify").ok, "{tool} verifies after Update all");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, tauri-driver and the workspace binaries: make test-gui"]
+async fn thirty_tools_dashboard_sums_up_orders_fits_every_screen_and_updates_all() {
+    let fleet = Fleet::new().await;
+    let to_download = fleet.bytes_to_download().await;
+    for (w, h) in DASHBOARD_SCREENS {
+        let gui = Gui::open_sized(&fleet.env(), &[], (w, h)).await;
+        let s = gui.s();
+        check_dashboard(s, &fleet, to_download, (w, h)).await;
+        if (w, h) == (1280, 800) {
+            check_density_and_accessibility(s).await;
+        }
+        if (w, h) == (1920, 1080) {
+            update_all(s, &fleet).await;
+        }
+        gui.close().await;
     }
 }
 
