@@ -143,7 +143,10 @@ mod tests {
         );
         s.save(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains("\"bytes_saved\": 4096") || text.contains("\"bytes_saved\":4096"), "{text}");
+        assert!(
+            text.contains("\"bytes_saved\": 4096") || text.contains("\"bytes_saved\":4096"),
+            "{text}"
+        );
         assert_eq!(ToolState::load(&path).unwrap(), s);
         // Written before the figures existed: they read as absent.
         std::fs::write(

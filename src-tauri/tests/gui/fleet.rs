@@ -183,7 +183,11 @@ impl Fleet {
 
     /// Appends a line to an installed file of `tool` (the watcher's business).
     pub fn tamper(&self, tool: &str) {
-        let file = self.root.join("tools").join(tool).join("current/bin/run.sh");
+        let file = self
+            .root
+            .join("tools")
+            .join(tool)
+            .join("current/bin/run.sh");
         let mut perms = std::fs::metadata(&file).expect("installed").permissions();
         #[allow(clippy::permissions_set_readonly_false)]
         perms.set_readonly(false);

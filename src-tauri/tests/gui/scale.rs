@@ -37,7 +37,8 @@ async fn wait_listed(s: &Session) {
 /// Waits until the summary's `figure` holds `want` (the watcher and the
 /// refreshes after updates arrive asynchronously).
 async fn wait_figure(s: &Session, figure: &str, want: u64) {
-    let css = format!("[data-testid=\"summary\"] [data-testid=\"{figure}\"][data-value=\"{want}\"]");
+    let css =
+        format!("[data-testid=\"summary\"] [data-testid=\"{figure}\"][data-value=\"{want}\"]");
     s.wait_for(&css).await;
 }
 
@@ -79,10 +80,9 @@ async fn assert_summary(s: &Session, fleet: &Fleet, to_download: u64) {
 
 /// Every serious or critical axe-core violation on the page as it is now.
 async fn axe_serious(s: &Session) -> Vec<Value> {
-    let source = std::fs::read_to_string(
-        crate::fixture::repo().join("ui/node_modules/axe-core/axe.min.js"),
-    )
-    .expect("axe-core: run `make app-deps` (npm ci in ui/)");
+    let source =
+        std::fs::read_to_string(crate::fixture::repo().join("ui/node_modules/axe-core/axe.min.js"))
+            .expect("axe-core: run `make app-deps` (npm ci in ui/)");
     s.exec(&format!("{source}\n;return typeof axe;")).await;
     let result = s
         .exec_async(
@@ -161,7 +161,11 @@ async fn check_dashboard(s: &Session, fleet: &Fleet, to_download: u64, (w, h): (
     assert_summary(s, fleet, to_download).await;
     assert_eq!(dashboard_order(s).await, expected_order(), "at {w}×{h}");
     let size = s.exec("return [innerWidth, innerHeight]").await;
-    assert_eq!(size, serde_json::json!([w, h]), "the window fills the screen");
+    assert_eq!(
+        size,
+        serde_json::json!([w, h]),
+        "the window fills the screen"
+    );
     let overflow = s.exec(OVERFLOW_JS).await;
     assert_eq!(overflow, serde_json::json!([]), "overflow at {w}×{h}");
     assert_eq!(
@@ -208,7 +212,10 @@ async fn check_density_and_accessibility(s: &Session) {
 /// **Update all** brings every pending tool to 1.1.0 and leaves the refused one.
 async fn update_all(s: &Session, fleet: &Fleet) {
     let all = s.wait_for("[data-testid=\"update-all\"]").await;
-    assert_eq!(s.text(&all).await, format!("Update all ({})", PENDING.len()));
+    assert_eq!(
+        s.text(&all).await,
+        format!("Update all ({})", PENDING.len())
+    );
     s.click(&all).await;
     wait_figure(s, "count-pending", 0).await;
     wait_figure(s, "count-updating", 0).await;
@@ -231,7 +238,10 @@ async fn update_all(s: &Session, fleet: &Fleet) {
             .engine()
             .verify(tool, &tooldelta_core::events::NullReporter)
             .await;
-        assert!(report.expect("verify").ok, "{tool} verifies after Update all");
+        assert!(
+            report.expect("verify").ok,
+            "{tool} verifies after Update all"
+        );
     }
 }
 
@@ -305,7 +315,11 @@ async fn thirty_tools_kiosk_shows_every_tool_within_one_page_cycle_on_every_scre
         fleet.tamper(MODIFIED);
         assert_summary(s, &fleet, to_download).await;
         let size = s.exec("return [innerWidth, innerHeight]").await;
-        assert_eq!(size, serde_json::json!([w, h]), "the kiosk covers the screen");
+        assert_eq!(
+            size,
+            serde_json::json!([w, h]),
+            "the kiosk covers the screen"
+        );
         assert_eq!(
             s.exec("return document.querySelectorAll('button, input, a').length")
                 .await,
