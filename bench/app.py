@@ -18,6 +18,7 @@ build the app.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -111,6 +112,7 @@ def fleet_store(work) -> list[str]:
 def wait_for_line(proc: subprocess.Popen, needle: str, found: threading.Event) -> None:
     """Reads the app's log until `needle` appears (then keeps draining it)."""
     for line in proc.stderr:
+        line = re.sub(r"\x1b\[[0-9;]*m", "", line)  # the log is coloured even into a pipe
         if needle in line and not found.is_set():
             found.set()
 
