@@ -261,10 +261,13 @@ mod tests {
 
     fn entry(action: &str, at: &str, bytes: Option<(u64, u64)>) -> HistoryEntry {
         HistoryEntry {
+            version: "1.0.0".to_owned(),
+            manifest_hash: "h".to_owned(),
+            from_version: None,
+            action: action.to_owned(),
+            at: at.to_owned(),
             bytes_downloaded: bytes.map(|b| b.0),
             bytes_saved: bytes.map(|b| b.1),
-            at: at.to_owned(),
-            ..HistoryEntry::now("1.0.0", "h", None, action)
         }
     }
 

@@ -417,9 +417,36 @@ action: string,
 /**
  * RFC 3339 time of the activation.
  */
-at: string, };
+at: string, 
+/**
+ * Bytes an `update` downloaded (resumed bytes included); absent for
+ * other actions and in state files written before it was recorded.
+ */
+bytes_downloaded?: number | null, 
+/**
+ * Bytes an `update` reused instead of downloading: what the delta saved.
+ */
+bytes_saved?: number | null, };
 
 export type Integrity = "unknown" | "ok" | "modified";
+
+export type Savings = { 
+/**
+ * Bytes the most recent update reused instead of downloading, if one recorded it.
+ */
+last_saved: number | null, 
+/**
+ * When that update happened (RFC 3339).
+ */
+last_at: string | null, 
+/**
+ * Bytes saved by every recorded update.
+ */
+total_saved: number, 
+/**
+ * Bytes downloaded by every recorded update.
+ */
+total_downloaded: number, };
 
 export type Operation = "update" | "verify" | "repair";
 
@@ -507,6 +534,16 @@ releases: Array<string>,
  */
 updater_running: boolean, 
 /**
+ * Whether updates of the tool are held back (pinned, or paused by a
+ * rollout). Always false until holds exist (the agent and rollout
+ * issues); the screens already count and show it.
+ */
+held: boolean, 
+/**
+ * Bytes saved and downloaded by its updates so far.
+ */
+savings: Savings, 
+/**
  * The run of this app on the tool, if any.
  */
 run: RunSnapshot | null, 
@@ -579,6 +616,10 @@ version: string,
  * Whether the app runs in kiosk mode (`--kiosk`).
  */
 kiosk: boolean, 
+/**
+ * Seconds the kiosk shows each page of tools (`--kiosk-page-seconds`).
+ */
+kiosk_page_seconds: number, 
 /**
  * The settings in force.
  */
