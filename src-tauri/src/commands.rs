@@ -22,8 +22,7 @@ use tooldelta_core::signing::{SignatureCheck, TrustError};
 
 use crate::bridge::ChannelReporter;
 use crate::dto::{
-    AppInfo, ExportedFile, Operation, RunSnapshot, Savings, SettingsInput, SettingsView,
-    ToolView,
+    AppInfo, ExportedFile, Operation, RunSnapshot, Savings, SettingsInput, SettingsView, ToolView,
 };
 use crate::state::AppState;
 
