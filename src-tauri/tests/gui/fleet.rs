@@ -163,7 +163,7 @@ impl Fleet {
                 .await
                 .expect("check");
             assert!(!check.up_to_date, "{tool} should have an update pending");
-            total += check.bytes_to_fetch;
+            total += check.delta.bytes_to_fetch;
         }
         total
     }
