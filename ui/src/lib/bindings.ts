@@ -245,7 +245,13 @@ expected_size: number | null,
 /**
  * From disk.
  */
-actual_size: number | null, };
+actual_size: number | null, 
+/**
+ * For a modified file: how many other paths share its inode (the store
+ * object, kept releases, other tools' releases). An in-place edit of a
+ * hard link changed them all; `repair` heals them together.
+ */
+shared_links?: number, };
 
 export type VerifyReport = { 
 /**
@@ -371,6 +377,11 @@ bytes_downloaded: number,
  */
 bytes_resumed: number, 
 /**
+ * Files of other releases (kept ones, other tools) that shared a
+ * damaged inode and were put back too.
+ */
+also_repaired: Array<SharedRepair>, 
+/**
  * The verification after the repair.
  */
 verify: VerifyReport, 
@@ -378,6 +389,20 @@ verify: VerifyReport,
  * Wall time.
  */
 duration_ms: number, };
+
+export type SharedRepair = { 
+/**
+ * The tool whose release it is (maybe another tool listing the same content).
+ */
+tool_id: string, 
+/**
+ * The release (version) that held the damaged file.
+ */
+release: string, 
+/**
+ * The file's path in that release.
+ */
+path: string, };
 
 export type RollbackReport = { 
 /**
@@ -395,7 +420,24 @@ to_version: string,
 /**
  * `manifest_hash` of the release now active.
  */
-manifest_hash: string, };
+manifest_hash: string, 
+/**
+ * Files of the target release that were damaged and put back before
+ * the switch (from the store, or fetched from the mirror).
+ */
+repaired: Array<string>, 
+/**
+ * Unlisted files removed from the target release before the switch.
+ */
+removed: Array<string>, 
+/**
+ * Objects fetched from the mirror to heal the target.
+ */
+files_downloaded: number, 
+/**
+ * Their payload bytes.
+ */
+bytes_downloaded: number, };
 
 export type HistoryEntry = { 
 /**
