@@ -11,7 +11,7 @@ describe('toolState', () => {
     const modifiedPending = pendingTool('x', 1, { integrity: 'modified' });
     expect(toolState(modifiedPending, { running: true, failure: null })).toBe('updating');
     expect(toolState(tool({ updater_running: true }), idle)).toBe('updating');
-    const failure: ErrorInfo = { kind: 'integrity', message: 'x: hash mismatch', retryable: false };
+    const failure: ErrorInfo = { kind: 'integrity', message: 'x: hash mismatch', retryable: false, chain: [], hint: null };
     expect(toolState(modifiedPending, { running: false, failure })).toBe('failed');
     expect(toolState(modifiedPending, idle)).toBe('modified');
     expect(toolState(pendingTool('x', 1, { held: true }), idle)).toBe('held');
@@ -20,8 +20,8 @@ describe('toolState', () => {
   });
 
   it('counts a refused offer as failed, an unreachable mirror only as unchecked', () => {
-    const refused: ErrorInfo = { kind: 'trust', message: 'x: unknown key', retryable: false };
-    const down: ErrorInfo = { kind: 'network', message: 'x: connection refused', retryable: true };
+    const refused: ErrorInfo = { kind: 'trust', message: 'x: unknown key', retryable: false, chain: [], hint: null };
+    const down: ErrorInfo = { kind: 'network', message: 'x: connection refused', retryable: true, chain: [], hint: null };
     expect(toolState(tool({ check_error: refused, up_to_date: null, delta: null }), idle)).toBe('failed');
     expect(toolState(tool({ check_error: down, up_to_date: null, delta: null }), idle)).toBe('unchecked');
   });
@@ -64,7 +64,7 @@ describe('summarize', () => {
   });
 
   it('calls the mirror unreachable only when no check got an answer', () => {
-    const down: ErrorInfo = { kind: 'network', message: 'connection refused', retryable: true };
+    const down: ErrorInfo = { kind: 'network', message: 'connection refused', retryable: true, chain: [], hint: null };
     const unchecked = (id: string) => tool({ tool_id: id, check_error: down, up_to_date: null, available_version: null, delta: null });
     expect(summarize(rows([unchecked('a'), unchecked('b')])).mirror).toBe('unreachable');
     expect(summarize(rows([unchecked('a'), currentTool('b')])).mirror).toBe('reachable');

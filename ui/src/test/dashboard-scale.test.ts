@@ -87,7 +87,7 @@ describe('dashboard at workstation scale', () => {
         overlapped ||= running > 1;
         await new Promise((r) => setTimeout(r, 30));
         running -= 1;
-        if (id === 'pending-b') throw { kind: 'network', message: 'pending-b: mirror went away', retryable: true };
+        if (id === 'pending-b') throw { kind: 'network', message: 'pending-b: mirror went away', retryable: true, chain: [], hint: null };
         updated.add(id);
         return updateReport({ tool_id: id });
       },

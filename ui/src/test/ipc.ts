@@ -129,7 +129,7 @@ export function thirtyTools(): ToolView[] {
       up_to_date: null,
       delta: null,
       signature: { status: 'unknown_key', public_key_id: 'fedcba9876543210' },
-      check_error: { kind: 'trust', message: 'refused: signed by an unknown key', retryable: false },
+      check_error: { kind: 'trust', message: 'refused: signed by an unknown key', retryable: false, chain: [], hint: null },
       savings,
     }),
   );
