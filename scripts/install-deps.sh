@@ -16,6 +16,8 @@ packages=(
   python3 time x11-utils
   # the mirror's service unit test (systemd-analyze verify); prlimit is util-linux
   systemd util-linux
+  # pip for scripts/requirements-test.txt (gguf-py for the chunk-delta tests)
+  python3-pip
 )
 
 missing=()
@@ -29,4 +31,13 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Python packages of the tests, only when one is missing.
+if ! python3 -c 'import gguf' >/dev/null 2>&1 || ! command -v gguf-new-metadata >/dev/null; then
+  requirements="$(dirname "$0")/requirements-test.txt"
+  echo "install-deps: pip install -r $requirements" >&2
+  # Debian's Python refuses system-wide pip installs unless told otherwise.
+  python3 -m pip install --quiet -r "$requirements" 2>/dev/null ||
+    python3 -m pip install --quiet --break-system-packages -r "$requirements"
 fi

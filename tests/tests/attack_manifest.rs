@@ -239,6 +239,7 @@ fn an_expired_manifest_is_refused_as_a_freeze() {
         base_url: None,
         created_at: None,
         expires_at: Some("2020-01-01T00:00:00Z".into()),
+        chunks: None,
     };
     let key = world.keys.signing_key().clone();
     world.mirror.publish_with(&opts, &key);

@@ -116,6 +116,7 @@ fn serve() -> Served {
     let opts = ImportOptions {
         trust,
         replace: false,
+        chunks_dir: None,
     };
     let mut blobs = BTreeMap::new();
     for version in [OLD, NEW] {

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
-use tooldelta_core::publish::{PublishOptions, publish};
+use tooldelta_core::chunks::DEFAULT_CHUNK_THRESHOLD;
+use tooldelta_core::publish::{ChunkOptions, PublishOptions, publish};
 use tooldelta_core::signing::read_secret_key;
 
 use crate::{Context, output};
@@ -40,6 +41,16 @@ pub struct Args {
     /// Add `expires_at` this many days from now.
     #[arg(long, value_name = "DAYS")]
     expires_in_days: Option<u32>,
+    /// Files of at least this many bytes get a chunk index (chunk-level deltas).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_CHUNK_THRESHOLD)]
+    chunk_threshold: u64,
+    /// Publish no chunk indexes: clients then fetch changed files whole.
+    #[arg(long)]
+    no_chunks: bool,
+    /// Where chunk index objects are written (default: `chunks/` beside `--out`;
+    /// `tooldelta-mirror import` looks there).
+    #[arg(long, value_name = "DIR")]
+    chunks_dir: Option<PathBuf>,
 }
 
 pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
@@ -63,6 +74,7 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
         base_url: args.base_url.clone(),
         created_at,
         expires_at,
+        chunks: chunk_options(args),
     };
     let manifest = publish(&opts, &key)
         .with_context(|| format!("cannot publish {} {}", args.tool_id, args.version))?;
@@ -96,6 +108,27 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
         summary["public_key_id"].as_str().unwrap_or("-"),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Chunking as asked for; with indexes on, they need a folder to go to.
+fn chunk_options(args: &Args) -> Option<ChunkOptions> {
+    if args.no_chunks {
+        return None;
+    }
+    let out_dir = match (&args.chunks_dir, &args.out) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(out)) => out
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("chunks"),
+        // Writing into the working folder unasked would surprise; printing
+        // the manifest to stdout keeps working, without indexes.
+        (None, None) => return None,
+    };
+    Some(ChunkOptions {
+        threshold: args.chunk_threshold.max(1),
+        out_dir,
+    })
 }
 
 fn stamp(t: jiff::Timestamp) -> String {

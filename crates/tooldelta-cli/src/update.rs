@@ -63,12 +63,13 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
 fn summary(r: &UpdateReport) -> String {
     let from = r.from_version.as_deref().unwrap_or("(none)");
     format!(
-        "{}: {from} -> {}: {} downloaded ({}, {} resumed), {} unchanged ({} saved), {} deleted, {} verified, in {:.1} s",
+        "{}: {from} -> {}: {} downloaded ({}, {} resumed, {} from local chunks), {} unchanged ({} saved), {} deleted, {} verified, in {:.1} s",
         r.tool_id,
         r.to_version,
         r.files_downloaded,
         ByteSize::b(r.bytes_downloaded),
         ByteSize::b(r.bytes_resumed),
+        ByteSize::b(r.bytes_from_local_chunks),
         r.files_unchanged,
         ByteSize::b(r.bytes_saved),
         r.files_deleted,

@@ -23,6 +23,7 @@ fn entry(i: usize, generation: u8) -> FileEntry {
         sha256: sha,
         size: (i as u64 * 7919) % 10_000_000,
         url: None,
+        chunks: None,
         extra: BTreeMap::new(),
     }
 }

@@ -23,6 +23,9 @@ pub struct PlannedFile {
     pub size: u64,
     /// The manifest's fallback URL, if any.
     pub url: Option<String>,
+    /// The file's chunk index, when the publisher made one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<crate::manifest::ChunksRef>,
 }
 
 impl From<&FileEntry> for PlannedFile {
@@ -32,6 +35,7 @@ impl From<&FileEntry> for PlannedFile {
             sha256: f.sha256.clone(),
             size: f.size,
             url: f.url.clone(),
+            chunks: f.chunks.clone(),
         }
     }
 }
@@ -117,6 +121,7 @@ mod tests {
             sha256: content.to_string().repeat(64),
             size,
             url: None,
+            chunks: None,
             extra: std::collections::BTreeMap::new(),
         }
     }

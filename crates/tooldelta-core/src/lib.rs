@@ -10,7 +10,9 @@
 
 pub mod activate;
 pub mod api;
+pub mod chunks;
 pub mod config;
+pub mod delta;
 pub mod diff;
 pub mod engine;
 pub mod error;

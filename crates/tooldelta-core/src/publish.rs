@@ -4,14 +4,23 @@
 //! task, so memory stays bounded by the core count, not by file sizes), and the
 //! output is deterministic: the same tree, id, version and key give the same
 //! bytes.
+//!
+//! Files at least [`ChunkOptions::threshold`] bytes large also get a chunk
+//! index ([`crate::chunks`]): a second core cuts and hashes chunks while the
+//! first hashes the whole file, the index object is written into
+//! [`ChunkOptions::out_dir`] under its SHA-256, and the manifest entry names
+//! it in `chunks`, where `manifest_hash` and the signature cover it.
 
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
 use rayon::prelude::*;
 
-use crate::hash::hash_file;
-use crate::manifest::{FileEntry, MANIFEST_VERSION, Manifest, RuleViolation, check_path};
+use crate::chunks::index_file;
+use crate::hash::{ContentDigest, hash_bytes, hash_file};
+use crate::manifest::{
+    ChunksRef, FileEntry, MANIFEST_VERSION, Manifest, RuleViolation, check_path,
+};
 
 /// What to publish.
 #[derive(Debug, Clone)]
@@ -28,6 +37,18 @@ pub struct PublishOptions {
     pub created_at: Option<String>,
     /// `expires_at`, after which clients refuse the manifest.
     pub expires_at: Option<String>,
+    /// Chunk indexes for large files; `None` publishes none.
+    pub chunks: Option<ChunkOptions>,
+}
+
+/// Which files get a chunk index, and where the index objects go.
+#[derive(Debug, Clone)]
+pub struct ChunkOptions {
+    /// Files of at least this many bytes are chunked.
+    pub threshold: u64,
+    /// Index objects are written here as `<sha256 hex>` (created if missing).
+    /// A mirror's `import` looks for them there.
+    pub out_dir: PathBuf,
 }
 
 /// Why a tool folder could not be published.
@@ -73,8 +94,8 @@ pub fn build_manifest(opts: &PublishOptions) -> Result<Manifest, PublishError> {
         .par_iter()
         .map(|rel| {
             let full = opts.tool_dir.join(rel);
-            let digest =
-                hash_file(&full).map_err(|source| PublishError::Io { path: full, source })?;
+            let (digest, chunks) = hash_and_index(&full, opts.chunks.as_ref())
+                .map_err(|source| PublishError::Io { path: full, source })?;
             Ok(FileEntry {
                 url: opts
                     .base_url
@@ -83,6 +104,7 @@ pub fn build_manifest(opts: &PublishOptions) -> Result<Manifest, PublishError> {
                 path: rel.clone(),
                 sha256: digest.sha256,
                 size: digest.size,
+                chunks,
                 extra: std::collections::BTreeMap::new(),
             })
         })
@@ -105,6 +127,32 @@ pub fn build_manifest(opts: &PublishOptions) -> Result<Manifest, PublishError> {
             source,
         })?;
     Ok(manifest)
+}
+
+/// Hashes one file and, when it is large enough, writes its chunk index
+/// object and returns its reference.
+fn hash_and_index(
+    path: &Path,
+    chunks: Option<&ChunkOptions>,
+) -> std::io::Result<(ContentDigest, Option<ChunksRef>)> {
+    let size = fs_err::metadata(path)?.len();
+    let Some(chunks) = chunks.filter(|c| size >= c.threshold && size > 0) else {
+        return Ok((hash_file(path)?, None));
+    };
+    let (digest, index) = index_file(path)?;
+    let bytes = index.encode();
+    let object = hash_bytes(&bytes);
+    let dest = chunks.out_dir.join(&object.sha256);
+    // Content-addressed: an object of this name and size is this index.
+    if !fs_err::metadata(&dest).is_ok_and(|m| m.len() == object.size) {
+        fs_err::create_dir_all(&chunks.out_dir)?;
+        crate::fs::write_atomic(&dest, &bytes)?;
+    }
+    let reference = ChunksRef {
+        sha256: object.sha256,
+        size: object.size,
+    };
+    Ok((digest, Some(reference)))
 }
 
 /// Builds and signs the manifest of a tool folder.
@@ -175,6 +223,7 @@ mod tests {
             base_url: Some("https://hq.example/".into()),
             created_at: None,
             expires_at: None,
+            chunks: None,
         }
     }
 
@@ -197,6 +246,51 @@ mod tests {
         assert_eq!(
             publish(&opts(dir.path()), &key).unwrap().to_pretty_json(),
             m.to_pretty_json()
+        );
+    }
+
+    #[test]
+    fn large_files_get_a_bound_chunk_index_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let big: Vec<u8> = (0..3_000_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        std::fs::write(dir.path().join("big.bin"), &big).unwrap();
+        std::fs::write(dir.path().join("small.txt"), b"tiny").unwrap();
+        let mut o = opts(dir.path());
+        o.chunks = Some(ChunkOptions {
+            threshold: 1 << 20,
+            out_dir: out.path().join("chunks"),
+        });
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let m = publish(&o, &key).unwrap();
+        assert!(m.file("small.txt").unwrap().chunks.is_none());
+        let entry = m.file("big.bin").unwrap();
+        let chunks = entry.chunks.as_ref().unwrap();
+        let bytes = std::fs::read(out.path().join("chunks").join(&chunks.sha256)).unwrap();
+        assert_eq!(hash_bytes(&bytes).sha256, chunks.sha256);
+        assert_eq!(bytes.len() as u64, chunks.size);
+        let index = crate::chunks::ChunkIndex::parse(&bytes).unwrap();
+        index.check_bound_to(&entry.sha256, entry.size).unwrap();
+        let mut at = 0usize;
+        for chunk in &index.chunks {
+            let end = at + chunk.len as usize;
+            assert_eq!(crate::chunks::chunk_sha256(&big[at..end]), chunk.sha256);
+            at = end;
+        }
+        assert_eq!(
+            publish(&o, &key).unwrap().to_pretty_json(),
+            m.to_pretty_json()
+        );
+        o.chunks = None;
+        assert!(
+            publish(&o, &key)
+                .unwrap()
+                .file("big.bin")
+                .unwrap()
+                .chunks
+                .is_none()
         );
     }
 

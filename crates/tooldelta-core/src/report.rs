@@ -29,6 +29,9 @@ pub struct UpdateReport {
     pub bytes_saved: u64,
     /// Bytes of partial downloads reused from an interrupted run.
     pub bytes_resumed: u64,
+    /// Bytes of changed files rebuilt from chunks already on disk (old
+    /// versions, other tools) instead of being downloaded.
+    pub bytes_from_local_chunks: u64,
     /// `manifest_hash` of the installed manifest.
     pub manifest_hash: String,
     /// The signature verdict and key id.
@@ -119,6 +122,9 @@ pub struct Delta {
     pub files_to_fetch: u64,
     /// Bytes to download, before resume.
     pub bytes_to_fetch: u64,
+    /// Bytes of the files to fetch that will be rebuilt from chunks already
+    /// on disk instead of downloaded (0 until the check reads chunk indexes).
+    pub bytes_from_local_chunks: u64,
     /// Bytes already downloaded in `.partial` files that a run would resume.
     pub bytes_resumable: u64,
     /// Files whose content is already present.

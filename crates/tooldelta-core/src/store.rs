@@ -176,6 +176,9 @@ struct Digests {
 #[derive(serde::Deserialize)]
 struct Digest {
     sha256: String,
+    /// The chunk index is kept with its object: the next update reads it.
+    #[serde(default)]
+    chunks: Option<crate::manifest::ChunksRef>,
 }
 
 fn add_manifest_objects(path: &Path, keep: &mut BTreeSet<String>) -> io::Result<()> {
@@ -183,7 +186,10 @@ fn add_manifest_objects(path: &Path, keep: &mut BTreeSet<String>) -> io::Result<
     // A manifest that no longer parses keeps nothing alive; it was verified
     // when stored, so this only happens after local damage.
     if let Ok(m) = serde_json::from_slice::<Digests>(&bytes) {
-        keep.extend(m.files.into_iter().map(|f| f.sha256));
+        for f in m.files {
+            keep.extend(f.chunks.map(|c| c.sha256));
+            keep.insert(f.sha256);
+        }
     }
     Ok(())
 }

@@ -177,6 +177,7 @@ impl World {
                 base_url: None,
                 created_at: None,
                 expires_at: None,
+                chunks: None,
             };
             let manifest = publish(&opts, &key).unwrap();
             let bytes = manifest.to_pretty_json();

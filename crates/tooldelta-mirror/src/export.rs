@@ -124,7 +124,7 @@ pub fn export(store: &Store, out: &Path) -> Result<ExportReport, ExportError> {
             for folder in folders {
                 write_file(&folder.join("manifest.json"), &bytes)?;
                 for file in &manifest.files {
-                    let blob = blob_of(store, &index.tool_id, version, file)?;
+                    let blob = blob_of(store, &index.tool_id, version, &file.path, &file.sha256)?;
                     link(
                         &scratch,
                         &blob,
@@ -133,6 +133,11 @@ pub fn export(store: &Store, out: &Path) -> Result<ExportReport, ExportError> {
                     )?;
                     report.file_links += 1;
                     blobs.insert(file.sha256.clone());
+                    // The chunk index is served at the blob route like any content.
+                    if let Some(chunks) = &file.chunks {
+                        blob_of(store, &index.tool_id, version, &file.path, &chunks.sha256)?;
+                        blobs.insert(chunks.sha256.clone());
+                    }
                 }
             }
             report.versions += 1;
@@ -178,21 +183,24 @@ fn read_manifest(
     Ok((bytes, parsed.manifest))
 }
 
+/// The stored blob `sha256` that file `path` of a manifest needs (its
+/// content or its chunk index).
 fn blob_of(
     store: &Store,
     tool_id: &str,
     version: &str,
-    file: &FileEntry,
+    path: &str,
+    sha256: &str,
 ) -> Result<PathBuf, ExportError> {
-    if !store.has_blob(&file.sha256) {
+    if !store.has_blob(sha256) {
         return Err(ExportError::MissingBlob {
             tool_id: tool_id.to_owned(),
             version: version.to_owned(),
-            path: file.path.clone(),
-            sha256: file.sha256.clone(),
+            path: path.to_owned(),
+            sha256: sha256.to_owned(),
         });
     }
-    Ok(store.blob_path(&file.sha256))
+    Ok(store.blob_path(sha256))
 }
 
 /// Writes a small file atomically.

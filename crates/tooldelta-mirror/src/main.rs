@@ -53,6 +53,10 @@ struct ImportArgs {
     /// Overwrite a different manifest already stored for this version.
     #[arg(long)]
     replace: bool,
+    /// Where `tooldelta publish` wrote the chunk index objects (default:
+    /// `chunks/` beside the manifest; an index not found is rebuilt from its file).
+    #[arg(long)]
+    chunks_dir: Option<PathBuf>,
     /// Print the report as one JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -231,6 +235,7 @@ fn import(args: &ImportArgs) -> Result<()> {
     let opts = ImportOptions {
         trust: trust_store(&args.trust)?,
         replace: args.replace,
+        chunks_dir: args.chunks_dir.clone(),
     };
     let report = store
         .import_file(&args.manifest, &args.tool_dir, &opts)

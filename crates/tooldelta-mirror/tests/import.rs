@@ -78,6 +78,7 @@ fn reimport_is_idempotent_and_latest_is_highest_semver() {
             &ImportOptions {
                 trust: demo.hq.trust(),
                 replace: false,
+                chunks_dir: None,
             },
         )
         .unwrap();
@@ -147,6 +148,7 @@ fn refuses_untrusted_or_altered_manifests_and_rule_breaks() {
     let strict = ImportOptions {
         trust: stranger.trust(),
         replace: false,
+        chunks_dir: None,
     };
     let err = store
         .import(&published.manifest_bytes, &published.tool_dir, &strict)
@@ -221,6 +223,7 @@ fn a_different_manifest_for_a_stored_version_needs_replace() {
     let mut opts = ImportOptions {
         trust: demo.hq.trust(),
         replace: false,
+        chunks_dir: None,
     };
     let err = demo
         .store

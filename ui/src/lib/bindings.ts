@@ -207,6 +207,11 @@ bytes_saved: number,
  */
 bytes_resumed: number, 
 /**
+ * Bytes of changed files rebuilt from chunks already on disk (old
+ * versions, other tools) instead of being downloaded.
+ */
+bytes_from_local_chunks: number, 
+/**
  * `manifest_hash` of the installed manifest.
  */
 manifest_hash: string, 
@@ -327,9 +332,15 @@ signature: SignatureCheck,
  */
 files_to_fetch: number, 
 /**
- * Bytes to download, before resume.
+ * Bytes to download, before resume: for files with a chunk index, the
+ * index and the missing chunks only (exact, from the index).
  */
 bytes_to_fetch: number, 
+/**
+ * Bytes of the files to fetch that will be rebuilt from chunks already
+ * on disk instead of downloaded.
+ */
+bytes_from_local_chunks: number, 
 /**
  * Bytes already downloaded in `.partial` files that a run would resume.
  */

@@ -7,6 +7,7 @@ describe('deltaSummary', () => {
       deltaSummary({
         files_to_fetch: 1,
         bytes_to_fetch: 24 * 1024,
+        bytes_from_local_chunks: 0,
         bytes_resumable: 0,
         files_reused: 9,
         bytes_saved: 4.7 * 1024 ** 3,
@@ -14,11 +15,25 @@ describe('deltaSummary', () => {
       }),
     ).toBe('1 file · 24 KiB to download · 4.7 GiB saved');
   });
+  it('counts chunks rebuilt from disk as reused, as the card reads', () => {
+    expect(
+      deltaSummary({
+        files_to_fetch: 1,
+        bytes_to_fetch: 312 * 1024,
+        bytes_from_local_chunks: 4 * 1024 ** 3,
+        bytes_resumable: 0,
+        files_reused: 3,
+        bytes_saved: 0,
+        files_to_remove: 0,
+      }),
+    ).toBe('1 file · 312 KiB to download · 4.0 GiB reused · 0 B saved');
+  });
   it('mentions resumable bytes when an interrupted run left some', () => {
     expect(
       deltaSummary({
         files_to_fetch: 2,
         bytes_to_fetch: 2048,
+        bytes_from_local_chunks: 0,
         bytes_resumable: 1024,
         files_reused: 0,
         bytes_saved: 0,

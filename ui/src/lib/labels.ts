@@ -7,6 +7,7 @@ import { bytes, count } from './format';
 /** `"1 file · 24 KiB to download · 4.7 GiB saved"`. */
 export function deltaSummary(delta: Delta): string {
   const parts = [`${count(delta.files_to_fetch, 'file')}`, `${bytes(delta.bytes_to_fetch)} to download`];
+  if (delta.bytes_from_local_chunks > 0) parts.push(`${bytes(delta.bytes_from_local_chunks)} reused`);
   if (delta.bytes_resumable > 0) parts.push(`${bytes(delta.bytes_resumable)} resumable`);
   parts.push(`${bytes(delta.bytes_saved)} saved`);
   return parts.join(' · ');

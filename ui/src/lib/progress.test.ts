@@ -13,6 +13,7 @@ const report: UpdateReport = {
   bytes_downloaded: 100,
   bytes_saved: 900,
   bytes_resumed: 0,
+  bytes_from_local_chunks: 0,
   manifest_hash: 'h',
   signature: { status: 'valid', public_key_id: 'k' },
   duration_ms: 5,

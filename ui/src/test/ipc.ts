@@ -58,6 +58,7 @@ export function tool(overrides: Partial<ToolView> = {}): ToolView {
     delta: {
       files_to_fetch: 1,
       bytes_to_fetch: 24 * 1024,
+      bytes_from_local_chunks: 0,
       bytes_resumable: 0,
       files_reused: 3,
       bytes_saved: 4.7 * 1024 ** 3,
@@ -88,6 +89,7 @@ export function updateReport(overrides: Partial<UpdateReport> = {}): UpdateRepor
     bytes_downloaded: 24 * 1024,
     bytes_saved: 4.7 * 1024 ** 3,
     bytes_resumed: 0,
+    bytes_from_local_chunks: 0,
     manifest_hash: 'f'.repeat(64),
     signature: { status: 'valid', public_key_id: '0123456789abcdef' },
     duration_ms: 1200,

@@ -173,9 +173,7 @@ impl<'a> Session<'a> {
         cancel: &CancellationToken,
     ) -> Result<Fetched, UpdateError> {
         let done = self
-            .env
-            .fetcher
-            .fetch_object(&self.store, job, progress, self.reporter, cancel)
+            .fetch_object(job, progress, cancel)
             .await
             .map_err(|source| self.fetch_error(job, source))?;
         for file in plan.fetch.iter().filter(|f| f.sha256 == job.file.sha256) {
@@ -185,6 +183,39 @@ impl<'a> Session<'a> {
             });
         }
         Ok(done)
+    }
+
+    /// One object: from local chunks plus ranges when it has a chunk index
+    /// and that pays, else (or after a delta that could not finish) whole.
+    async fn fetch_object(
+        &self,
+        job: &ObjectJob<'_>,
+        progress: &Progress,
+        cancel: &CancellationToken,
+    ) -> Result<Fetched, FetchError> {
+        let delta = crate::delta::DeltaJob {
+            fetcher: &self.env.fetcher,
+            layout: &self.env.layout,
+            store: &self.store,
+            job,
+            progress,
+            reporter: self.reporter,
+            cancel,
+        };
+        let attempt = delta.run().await?;
+        if attempt.stored {
+            return Ok(attempt.fetched);
+        }
+        let whole = self
+            .env
+            .fetcher
+            .fetch_object(&self.store, job, progress, self.reporter, cancel)
+            .await?;
+        Ok(Fetched {
+            downloaded: attempt.fetched.downloaded + whole.downloaded,
+            resumed: whole.resumed,
+            from_local_chunks: 0,
+        })
     }
 
     fn fetch_error(&self, job: &ObjectJob<'_>, source: FetchError) -> UpdateError {

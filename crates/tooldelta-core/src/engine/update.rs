@@ -47,6 +47,7 @@ pub(super) fn plan_check(
         delta: Delta {
             files_to_fetch: plan.fetch.len() as u64,
             bytes_to_fetch: plan.bytes_to_fetch(),
+            bytes_from_local_chunks: 0,
             bytes_resumable: plan
                 .objects_to_fetch()
                 .iter()
@@ -162,6 +163,7 @@ async fn update(s: &Session<'_>, opts: &UpdateOptions) -> Result<UpdateReport, U
         bytes_downloaded: totals.downloaded,
         bytes_saved: plan.bytes_saved(),
         bytes_resumed: totals.resumed,
+        bytes_from_local_chunks: totals.from_local_chunks,
         manifest_hash: verified.hash().to_owned(),
         signature: signature(&verified),
         duration_ms: s.elapsed_ms(),
@@ -200,6 +202,7 @@ fn already_active(
         bytes_downloaded: 0,
         bytes_saved: files.iter().map(|f| f.size).sum(),
         bytes_resumed: 0,
+        bytes_from_local_chunks: 0,
         manifest_hash: verified.hash().to_owned(),
         signature: signature(verified),
         duration_ms: s.elapsed_ms(),

@@ -79,6 +79,15 @@ pub enum FetchError {
         /// The cap.
         limit: u64,
     },
+    /// A chunk index that hashes as the manifest says but does not describe
+    /// the file (bound to another file, lengths that do not add up, …).
+    #[error("chunk index from {url} refused: {cause}")]
+    BadIndex {
+        /// The URL it came from.
+        url: String,
+        /// What is wrong with it.
+        cause: String,
+    },
     /// A local file could not be written: no other source helps.
     #[error("cannot write {path}: {source}")]
     Io {
@@ -112,9 +121,10 @@ impl FetchError {
         match self {
             Self::Body { .. } | Self::Stalled { .. } => FetchClass::Retry,
             Self::Connect { .. } | Self::Status { .. } => FetchClass::NextSource,
-            Self::Integrity { .. } | Self::TooLong { .. } | Self::TooLarge { .. } => {
-                FetchClass::Integrity
-            }
+            Self::Integrity { .. }
+            | Self::TooLong { .. }
+            | Self::TooLarge { .. }
+            | Self::BadIndex { .. } => FetchClass::Integrity,
             Self::Io { .. } | Self::Cancelled => FetchClass::Fatal,
         }
     }
@@ -128,7 +138,8 @@ impl FetchError {
             | Self::Stalled { url, .. }
             | Self::Integrity { url, .. }
             | Self::TooLong { url, .. }
-            | Self::TooLarge { url, .. } => Some(url),
+            | Self::TooLarge { url, .. }
+            | Self::BadIndex { url, .. } => Some(url),
             Self::Io { .. } | Self::Cancelled => None,
         }
     }

@@ -63,7 +63,7 @@ impl Fetcher {
     }
 
     /// One GET of a manifest, through the size limit and the stall timeout.
-    async fn get_capped(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
+    pub(super) async fn get_capped(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
         let text = url.to_string();
         let client = self
             .client_for(url.as_str())

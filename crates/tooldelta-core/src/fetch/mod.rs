@@ -15,6 +15,7 @@ mod attempt;
 mod catalog;
 mod manifest;
 mod object;
+pub(crate) use object::lock_object;
 pub mod resume;
 
 use std::ops::AddAssign;
@@ -83,12 +84,15 @@ pub struct Fetched {
     pub downloaded: u64,
     /// Bytes of a partial from an earlier run that were kept.
     pub resumed: u64,
+    /// Bytes copied from chunks already on disk (chunk-level delta).
+    pub from_local_chunks: u64,
 }
 
 impl AddAssign for Fetched {
     fn add_assign(&mut self, other: Self) {
         self.downloaded += other.downloaded;
         self.resumed += other.resumed;
+        self.from_local_chunks += other.from_local_chunks;
     }
 }
 
@@ -129,6 +133,37 @@ impl Fetcher {
             })
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    /// How long a request may go without a byte.
+    pub(crate) fn stall_timeout(&self) -> Duration {
+        self.stall_timeout
+    }
+
+    /// The blob route of content `hex` on every mirror, in order.
+    pub(crate) fn blob_urls(&self, hex: &str) -> Vec<String> {
+        self.mirrors
+            .iter()
+            .map(|m| {
+                m.join(&format!("api/v1/blobs/sha256/{hex}"))
+                    .expect("a relative path joins")
+                    .to_string()
+            })
+            .collect()
+    }
+
+    /// The first mirror's answer for blob `hex`, at most `limit` bytes
+    /// (not checked here: the caller hashes it); `None` when no mirror has it.
+    pub(crate) async fn blob_capped(&self, hex: &str, limit: u64) -> Option<Vec<u8>> {
+        for url in self.blob_urls(hex) {
+            let url = Url::parse(&url).expect("built from a parsed mirror URL");
+            if let Ok(bytes) = self.get_capped(&url).await
+                && bytes.len() as u64 <= limit
+            {
+                return Some(bytes);
+            }
+        }
+        None
     }
 
     /// Whether any mirror is configured.
@@ -229,6 +264,7 @@ mod tests {
             sha256: "ab".repeat(32),
             size: 1,
             url: Some("../files/x".into()),
+            chunks: None,
         };
         let manifest_url = Url::parse("http://hq/api/v1/tools/t/1.0.0/manifest.json").unwrap();
         let got = f.sources("t", "1.0.0", &file, Some(&manifest_url));

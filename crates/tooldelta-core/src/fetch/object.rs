@@ -120,7 +120,7 @@ impl Fetcher {
 }
 
 /// Waits (cancellably) for the per-object fetch lock.
-async fn lock_object(
+pub(crate) async fn lock_object(
     path: &std::path::Path,
     cancel: &CancellationToken,
 ) -> Result<FileLock, FetchError> {

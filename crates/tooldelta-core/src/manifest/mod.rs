@@ -68,12 +68,25 @@ pub struct FileEntry {
     pub sha256: String,
     /// Size in bytes.
     pub size: u64,
+    /// The file's chunk index object, for chunk-level deltas (large files only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<ChunksRef>,
     /// Where HQ serves the file; a fallback after the mirror's content routes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Fields from a later, compatible format version.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
+}
+
+/// `files[].chunks`: names the content-addressed chunk index of a file
+/// (format in `docs/manifest.md`, parsed by [`crate::chunks::ChunkIndex`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunksRef {
+    /// Lowercase hex SHA-256 of the index object.
+    pub sha256: String,
+    /// Size of the index object in bytes.
+    pub size: u64,
 }
 
 /// The `signature` object of a manifest.

@@ -1,7 +1,8 @@
 //! The rules of CONTRACT §1, each with a stable name an error can cite.
 
 use super::{
-    MANIFEST_VERSION, MAX_FILE_SIZE, Manifest, PathRule, check_path, collision_key, find_collision,
+    ChunksRef, MANIFEST_VERSION, MAX_FILE_SIZE, Manifest, PathRule, check_path, collision_key,
+    find_collision,
 };
 
 /// A broken rule of CONTRACT §1, naming the field or file at fault.
@@ -53,6 +54,14 @@ pub enum RuleViolation {
         /// The size.
         size: u64,
     },
+    /// `chunks` does not name a possible chunk index object.
+    #[error("bad-chunks: file {path:?} has a chunks field that {cause}")]
+    BadChunks {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        cause: &'static str,
+    },
     /// `files` is not sorted by path in byte order.
     #[error("unsorted: files must be sorted by path; {next:?} comes after {prev:?}")]
     Unsorted {
@@ -96,6 +105,7 @@ impl RuleViolation {
             Self::Path { rule, .. } => rule.name(),
             Self::BadSha256 { .. } => "bad-sha256",
             Self::BadSize { .. } => "bad-size",
+            Self::BadChunks { .. } => "bad-chunks",
             Self::Unsorted { .. } => "unsorted",
             Self::Duplicate(_) => "path-duplicate",
             Self::CaseCollision(..) => "path-case-collision",
@@ -143,6 +153,9 @@ pub(super) fn check(m: &Manifest, strictness: Strictness) -> Result<(), RuleViol
                 size: file.size,
             });
         }
+        if let Some(chunks) = &file.chunks {
+            check_chunks(&file.path, file.size, chunks)?;
+        }
     }
     check_order(m, strictness)?;
     if let Some((a, b)) = find_collision(m.files.iter().map(|f| f.path.as_str())) {
@@ -173,6 +186,32 @@ fn check_file_folder(m: &Manifest) -> Result<(), RuleViolation> {
             }
             parent = up;
         }
+    }
+    Ok(())
+}
+
+/// A chunk index is named by a proper hash and has a size the format allows:
+/// a header and at least one entry, whole entries, at most the index cap.
+fn check_chunks(path: &str, file_size: u64, chunks: &ChunksRef) -> Result<(), RuleViolation> {
+    use crate::chunks::{ENTRY_LEN, HEADER_LEN, MAX_INDEX_BYTES};
+    let bad = |cause| {
+        Err(RuleViolation::BadChunks {
+            path: path.to_owned(),
+            cause,
+        })
+    };
+    if !is_sha256_hex(&chunks.sha256) {
+        return bad("has a sha256 that is not 64 lowercase hex characters");
+    }
+    if chunks.size > MAX_INDEX_BYTES {
+        return bad("names an index larger than the 64 MiB limit");
+    }
+    let entries = chunks.size.checked_sub(HEADER_LEN as u64);
+    if !entries.is_some_and(|n| n >= ENTRY_LEN as u64 && n % ENTRY_LEN as u64 == 0) {
+        return bad("names an index whose size is not a header plus whole chunk entries");
+    }
+    if file_size == 0 {
+        return bad("is set on an empty file");
     }
     Ok(())
 }

@@ -83,6 +83,7 @@ fn entry(path: &str) -> FileEntry {
         sha256: "a".repeat(64),
         size: 1,
         url: None,
+        chunks: None,
         extra: BTreeMap::new(),
     }
 }
@@ -192,4 +193,32 @@ fn version_accepts_leading_v() {
         m.version().unwrap(),
         semver::Version::parse("1.2.3-rc.1").unwrap()
     );
+}
+
+#[test]
+fn chunks_field_is_optional_checked_and_hashed() {
+    let mut m = manifest(&["model.gguf"]);
+    let without = m.compute_hash();
+    assert!(
+        !m.to_pretty_json().contains("chunks"),
+        "absent when not set"
+    );
+    m.files[0].chunks = Some(super::ChunksRef {
+        sha256: "b".repeat(64),
+        size: 52 + 36 * 2,
+    });
+    m.check_rules().unwrap();
+    assert_ne!(m.compute_hash(), without, "covered by manifest_hash");
+    let parsed = Manifest::parse(m.to_pretty_json().as_bytes()).unwrap();
+    assert_eq!(parsed.manifest, m);
+    let bad = [
+        ("B".repeat(64), 88, "bad-chunks"),
+        ("b".repeat(64), 52, "bad-chunks"),
+        ("b".repeat(64), 52 + 35, "bad-chunks"),
+        ("b".repeat(64), (64 << 20) + 52 + 36, "bad-chunks"),
+    ];
+    for (sha256, size, rule) in bad {
+        m.files[0].chunks = Some(super::ChunksRef { sha256, size });
+        assert_eq!(m.check_rules().unwrap_err().name(), rule, "{size}");
+    }
 }

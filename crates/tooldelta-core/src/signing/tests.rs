@@ -15,6 +15,7 @@ fn manifest(tool: &str, version: &str) -> Manifest {
             sha256: "b".repeat(64),
             size: 3,
             url: None,
+            chunks: None,
             extra: BTreeMap::new(),
         }],
         manifest_hash: String::new(),

@@ -29,6 +29,10 @@ pub struct ImportOptions {
     /// Replace a different manifest already stored for the same version
     /// (published versions are meant to be immutable; this is the escape hatch).
     pub replace: bool,
+    /// Where the publisher wrote the chunk index objects; [`Store::import_file`]
+    /// defaults to `chunks/` beside the manifest. An index not found there is
+    /// rebuilt from its file.
+    pub chunks_dir: Option<PathBuf>,
 }
 
 /// What happened to the manifest file.
@@ -58,6 +62,8 @@ pub struct ImportReport {
     pub blobs_present: usize,
     /// Bytes written into `blobs/`.
     pub bytes_added: u64,
+    /// Chunk index objects written into `blobs/`.
+    pub indexes_added: usize,
     /// What happened to the manifest.
     pub manifest: ManifestOutcome,
     /// The signature as checked against the trusted keys given.
@@ -111,6 +117,19 @@ pub enum ImportError {
         /// From the file.
         actual_size: u64,
     },
+    /// A chunk index object is not the one the manifest names, or does not
+    /// describe its file.
+    #[error("{tool_id}: file {path:?}: chunk index {index_sha256} refused: {cause}")]
+    BadIndex {
+        /// The tool.
+        tool_id: String,
+        /// The manifest path of the file it indexes.
+        path: String,
+        /// The index's content address from the manifest.
+        index_sha256: String,
+        /// What is wrong.
+        cause: String,
+    },
     /// Another manifest is stored for this version.
     #[error(
         "{tool_id} {version}: the store already holds a different manifest for this version (published versions are immutable; pass --replace to overwrite)"
@@ -146,7 +165,12 @@ impl Store {
             path: manifest.to_owned(),
             source,
         })?;
-        self.import(&bytes, tool_dir, opts)
+        let mut opts = opts.clone();
+        if opts.chunks_dir.is_none() {
+            let beside = manifest.parent().unwrap_or(Path::new("."));
+            opts.chunks_dir = Some(beside.join("chunks"));
+        }
+        self.import(&bytes, tool_dir, &opts)
     }
 
     /// Imports manifest bytes and the tool folder they describe.
@@ -161,6 +185,7 @@ impl Store {
         let version = manifest.tool_version.clone();
         let outcome = self.manifest_outcome(&manifest, manifest_bytes, opts.replace)?;
         let (blobs_added, blobs_present, bytes_added) = self.import_blobs(&manifest, tool_dir)?;
+        let indexes_added = self.import_indexes(&manifest, opts.chunks_dir.as_deref())?;
         // Commit point: the version becomes visible only once all its blobs are in.
         if outcome != ManifestOutcome::Unchanged {
             self.put_manifest(&tool_id, &version, manifest_bytes)
@@ -177,6 +202,7 @@ impl Store {
             blobs_added,
             blobs_present,
             bytes_added,
+            indexes_added,
             manifest: outcome,
             signature,
         })

@@ -13,6 +13,7 @@
 
 pub(crate) mod fsutil;
 mod import;
+mod import_chunks;
 
 pub(crate) use import::check_manifest;
 

@@ -2,6 +2,7 @@
 //! raw HTTP requests and a plain reqwest client.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod chunked;
 pub mod nginx;
 pub mod process;
 
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use tooldelta_core::publish::{PublishOptions, publish};
+use tooldelta_core::publish::{ChunkOptions, PublishOptions, publish};
 use tooldelta_core::signing::{TrustStore, public_key_pem};
 use tooldelta_mirror::{ImportOptions, ImportReport, Store};
 
@@ -64,6 +65,18 @@ impl Publisher {
 
     /// Writes `files` into a fresh folder and publishes it signed.
     pub fn publish(&self, tool_id: &str, version: &str, files: &[(&str, &[u8])]) -> Published {
+        self.publish_chunked(tool_id, version, files, None)
+    }
+
+    /// Like `publish`; files of at least `threshold` bytes get a chunk index,
+    /// written to `chunks/` beside the manifest (where `import` looks).
+    pub fn publish_chunked(
+        &self,
+        tool_id: &str,
+        version: &str,
+        files: &[(&str, &[u8])],
+        threshold: Option<u64>,
+    ) -> Published {
         let tool_dir = self.dir.path().join(format!("{tool_id}-{version}"));
         for (path, bytes) in files {
             let full = tool_dir.join(path);
@@ -77,6 +90,10 @@ impl Publisher {
             base_url: None,
             created_at: None,
             expires_at: None,
+            chunks: threshold.map(|threshold| ChunkOptions {
+                threshold,
+                out_dir: self.chunks_dir(),
+            }),
         };
         let manifest = publish(&opts, &self.key).unwrap();
         let manifest_bytes = manifest.to_pretty_json().into_bytes();
@@ -92,6 +109,47 @@ impl Publisher {
         }
     }
 
+    /// Publishes an existing folder signed, with chunk indexes for files of
+    /// at least `threshold` bytes; the manifest and `chunks/` land in this
+    /// publisher's folder.
+    pub fn publish_dir(
+        &self,
+        tool_dir: &Path,
+        tool_id: &str,
+        version: &str,
+        threshold: u64,
+    ) -> Published {
+        let opts = PublishOptions {
+            tool_dir: tool_dir.to_owned(),
+            tool_id: tool_id.into(),
+            version: version.into(),
+            base_url: None,
+            created_at: None,
+            expires_at: None,
+            chunks: Some(ChunkOptions {
+                threshold,
+                out_dir: self.chunks_dir(),
+            }),
+        };
+        let manifest = publish(&opts, &self.key).unwrap();
+        let manifest_bytes = manifest.to_pretty_json().into_bytes();
+        let path = self
+            .dir
+            .path()
+            .join(format!("{tool_id}-{version}.manifest.json"));
+        std::fs::write(&path, &manifest_bytes).unwrap();
+        Published {
+            tool_dir: tool_dir.to_owned(),
+            manifest: path,
+            manifest_bytes,
+        }
+    }
+
+    /// Where `publish_chunked` writes index objects.
+    pub fn chunks_dir(&self) -> PathBuf {
+        self.dir.path().join("chunks")
+    }
+
     /// Publishes and imports into `store` with this hq's key trusted.
     pub fn publish_into(
         &self,
@@ -104,6 +162,7 @@ impl Publisher {
         let opts = ImportOptions {
             trust: self.trust(),
             replace: false,
+            chunks_dir: None,
         };
         let report = store
             .import_file(&published.manifest, &published.tool_dir, &opts)

@@ -34,6 +34,12 @@ impl Nginx {
     /// Serves `root` (an export) with the `server` block of the project's
     /// `docs/nginx.conf`, changed only in port and root.
     pub fn serve_export(root: &Path) -> Self {
+        Self::serve_export_with(root, "")
+    }
+
+    /// [`Nginx::serve_export`] with extra directives in the `server` block
+    /// (e.g. `max_ranges 0;`, an nginx that ignores Range).
+    pub fn serve_export_with(root: &Path, extra: &str) -> Self {
         let shipped = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/nginx.conf"),
         )
@@ -49,7 +55,8 @@ impl Nginx {
             let port = free_port();
             let server = shipped
                 .replace("listen 8080;", &format!("listen 127.0.0.1:{port};"))
-                .replace("/srv/tooldelta/export", root.to_str().unwrap());
+                .replace("/srv/tooldelta/export", root.to_str().unwrap())
+                .replace("sendfile on;", &format!("sendfile on;\n    {extra}"));
             match Self::start(&server, port) {
                 Ok(nginx) => return nginx,
                 Err(log) if log.contains("in use") => last = log,
@@ -113,6 +120,11 @@ impl Nginx {
     /// nginx's error log, for assertion messages.
     pub fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("logs/error.log")).unwrap_or_default()
+    }
+
+    /// nginx's access log (combined format: status, then body bytes sent).
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("logs/access.log")).unwrap_or_default()
     }
 
     pub fn url(&self) -> String {

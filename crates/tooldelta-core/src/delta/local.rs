@@ -1,0 +1,100 @@
+//! The chunks this root already holds: every stored object whose chunk
+//! index is stored too, as listed by the kept manifests of every tool.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::plan::LocalChunk;
+use crate::chunks::{ChunkIndex, MAX_INDEX_BYTES};
+use crate::layout::Layout;
+use crate::manifest::ChunksRef;
+use crate::store::Store;
+
+/// Local objects and where each chunk hash can be read.
+#[derive(Debug, Default)]
+pub struct LocalChunks {
+    /// The objects, by position (`LocalChunk::source`).
+    pub sources: Vec<PathBuf>,
+    /// Chunk SHA-256 → where it is.
+    pub map: HashMap<[u8; 32], LocalChunk>,
+}
+
+/// The parts of a stored manifest this needs (it was verified when stored).
+#[derive(Deserialize)]
+struct Stored {
+    files: Vec<StoredFile>,
+}
+
+#[derive(Deserialize)]
+struct StoredFile {
+    sha256: String,
+    size: u64,
+    #[serde(default)]
+    chunks: Option<ChunksRef>,
+}
+
+/// Collects the chunks of every stored object that has a stored index. A
+/// manifest or index that does not read or parse contributes nothing: this is
+/// an optimisation, and the final hash of the new object is the check.
+pub fn gather(layout: &Layout, store: &Store) -> LocalChunks {
+    let mut out = LocalChunks::default();
+    let mut seen = HashSet::new();
+    for manifest in stored_manifests(layout) {
+        let Ok(bytes) = std::fs::read(&manifest) else {
+            continue;
+        };
+        let Ok(stored) = serde_json::from_slice::<Stored>(&bytes) else {
+            continue;
+        };
+        for file in stored.files {
+            let Some(chunks) = file.chunks else { continue };
+            if !seen.insert(file.sha256.clone())
+                || !store.contains(&file.sha256, file.size)
+                || chunks.size > MAX_INDEX_BYTES
+                || !store.contains(&chunks.sha256, chunks.size)
+            {
+                continue;
+            }
+            let Ok(index_bytes) = std::fs::read(store.object_path(&chunks.sha256)) else {
+                continue;
+            };
+            let Ok(index) = ChunkIndex::parse(&index_bytes) else {
+                continue;
+            };
+            if index.check_bound_to(&file.sha256, file.size).is_err() {
+                continue;
+            }
+            let source = out.sources.len();
+            out.sources.push(store.object_path(&file.sha256));
+            for (offset, chunk) in index.with_offsets() {
+                out.map
+                    .entry(chunk.sha256)
+                    .or_insert(LocalChunk { source, offset });
+            }
+        }
+    }
+    out
+}
+
+/// `tools/*/manifests/*.json`, sorted (so the first holder of a chunk is stable).
+fn stored_manifests(layout: &Layout) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(tools) = std::fs::read_dir(layout.tools_dir()) else {
+        return out;
+    };
+    for tool in tools.flatten() {
+        let Ok(entries) = std::fs::read_dir(tool.path().join("manifests")) else {
+            continue;
+        };
+        out.extend(
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json")),
+        );
+    }
+    out.sort();
+    out
+}
