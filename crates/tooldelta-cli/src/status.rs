@@ -1,7 +1,6 @@
 //! `tooldelta status`: installed tools, kept releases, running updaters, and
 //! (with mirrors and keys) what the mirrors offer.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -65,14 +64,6 @@ fn line(t: &ToolStatus) -> String {
         (Some(v), Some(true), _) => {
             s.push_str(", update available: ");
             s.push_str(v);
-            if let (Some(get), Some(local)) = (t.bytes_to_fetch, t.bytes_from_local_chunks) {
-                let _ = write!(
-                    s,
-                    " ({} to download, {} from local chunks)",
-                    bytesize::ByteSize::b(get),
-                    bytesize::ByteSize::b(local)
-                );
-            }
         }
         (Some(_), _, _) => s.push_str(", up to date"),
         (_, _, Some(e)) => {

@@ -120,10 +120,11 @@ pub struct UpdateCheck {
 pub struct Delta {
     /// Files whose content must be downloaded.
     pub files_to_fetch: u64,
-    /// Bytes to download, before resume.
+    /// Bytes to download, before resume: for files with a chunk index, the
+    /// index and the missing chunks only (exact, from the index).
     pub bytes_to_fetch: u64,
     /// Bytes of the files to fetch that will be rebuilt from chunks already
-    /// on disk instead of downloaded (0 until the check reads chunk indexes).
+    /// on disk instead of downloaded.
     pub bytes_from_local_chunks: u64,
     /// Bytes already downloaded in `.partial` files that a run would resume.
     pub bytes_resumable: u64,

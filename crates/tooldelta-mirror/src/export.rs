@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use tooldelta_core::api;
-use tooldelta_core::manifest::{FileEntry, Manifest, check_path};
+use tooldelta_core::manifest::{Manifest, check_path};
 
 use crate::store::{Store, fsutil, to_json_bytes};
 

@@ -100,7 +100,13 @@ async fn one(env: &Env, tool_id: &str, plan: bool) -> Result<ToolOverview, Updat
             Err(e) => status.check_error = Some(e.info()),
         }
     }
-    let check = want_plan
-        .then(|| offered.map(|(verified, _)| update::plan_check(env, tool_id, &local, &verified)));
+    let check = if want_plan {
+        Some(match offered {
+            Ok((verified, _)) => Ok(update::plan_check(env, tool_id, &local, &verified).await),
+            Err(e) => Err(e),
+        })
+    } else {
+        None
+    };
     Ok(ToolOverview { status, check })
 }

@@ -22,11 +22,12 @@ pub(super) async fn check(
     Env::check_tool_id(tool_id)?;
     let local = Local::read(env, tool_id)?;
     let (verified, _) = fetch_verified(env, tool_id, opts, local.floor().as_ref()).await?;
-    Ok(plan_check(env, tool_id, &local, &verified))
+    Ok(plan_check(env, tool_id, &local, &verified).await)
 }
 
-/// What an update to `verified` would do, planned against the local state.
-pub(super) fn plan_check(
+/// What an update to `verified` would do, planned against the local state;
+/// exact at chunk level (the chunk indexes of the files to fetch are read).
+pub(super) async fn plan_check(
     env: &Env,
     tool_id: &str,
     local: &Local,
@@ -37,6 +38,8 @@ pub(super) fn plan_check(
     let plan = Plan::new(installed.map(|i| &i.manifest), verified, |h, s| {
         store.contains(h, s)
     });
+    let chunked =
+        crate::delta::estimate(&env.fetcher, &env.layout, &store, &plan.objects_to_fetch()).await;
     UpdateCheck {
         tool_id: tool_id.to_owned(),
         installed_version: installed.map(|i| i.version.clone()),
@@ -46,8 +49,8 @@ pub(super) fn plan_check(
         signature: signature(verified),
         delta: Delta {
             files_to_fetch: plan.fetch.len() as u64,
-            bytes_to_fetch: plan.bytes_to_fetch(),
-            bytes_from_local_chunks: 0,
+            bytes_to_fetch: chunked.download,
+            bytes_from_local_chunks: chunked.from_local_chunks,
             bytes_resumable: plan
                 .objects_to_fetch()
                 .iter()

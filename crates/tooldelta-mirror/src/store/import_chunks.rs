@@ -133,7 +133,7 @@ impl Store {
             file.write_all(bytes)?;
             file.sync_all()?;
             std::fs::set_permissions(&temp, Permissions::from_mode(0o444))?;
-            fsutil::persist(&temp, &dest)
+            tooldelta_core::fs::persist(&temp, &dest)
         })()
         .map_err(io_err(&dest));
         if result.is_err() {
