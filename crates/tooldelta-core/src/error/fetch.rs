@@ -186,7 +186,9 @@ impl FetchError {
             Self::TooLarge { url, .. } => Some(format!(
                 "the server behind {url} sends an oversized or endless manifest: it is broken or hostile; tell its operator, or try another --mirror"
             )),
-            Self::Integrity { url, .. } | Self::TooLong { url, .. } => Some(format!(
+            Self::Integrity { url, .. }
+            | Self::TooLong { url, .. }
+            | Self::BadIndex { url, .. } => Some(format!(
                 "the server behind {url} serves bytes that do not match the signed manifest: its store is damaged or the content was tampered with; tell its operator, or try another --mirror"
             )),
             Self::Stalled { url, secs, .. } => Some(format!(
