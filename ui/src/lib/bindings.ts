@@ -282,9 +282,15 @@ export type Delta = {
  */
 files_to_fetch: number, 
 /**
- * Bytes to download, before resume.
+ * Bytes to download, before resume: for files with a chunk index, the
+ * index and the missing chunks only (exact, from the index).
  */
 bytes_to_fetch: number, 
+/**
+ * Bytes of the files to fetch that will be rebuilt from chunks already
+ * on disk instead of downloaded.
+ */
+bytes_from_local_chunks: number, 
 /**
  * Bytes already downloaded in `.partial` files that a run would resume.
  */
