@@ -240,6 +240,7 @@ fn an_expired_manifest_is_refused_as_a_freeze() {
         created_at: None,
         expires_at: Some("2020-01-01T00:00:00Z".into()),
         chunks: None,
+        release_notes: None,
     };
     let key = world.keys.signing_key().clone();
     world.mirror.publish_with(&opts, &key);

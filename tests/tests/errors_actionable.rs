@@ -95,6 +95,8 @@ fn own_mirror(world: &World, name: &str, key: &TestKeys, expires_at: Option<&str
         base_url: None,
         created_at: None,
         expires_at: expires_at.map(str::to_owned),
+        chunks: None,
+        release_notes: None,
     };
     mirror.publish_with(&opts, key.signing_key());
     FaultServer::serve_dir(mirror.root())

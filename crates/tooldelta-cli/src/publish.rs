@@ -51,6 +51,10 @@ pub struct Args {
     /// `tooldelta-mirror import` looks there).
     #[arg(long, value_name = "DIR")]
     chunks_dir: Option<PathBuf>,
+    /// Add `release_notes` from this UTF-8 file (plain text or simple
+    /// Markdown, at most 16 KiB); signed with the rest of the manifest.
+    #[arg(long, value_name = "FILE")]
+    notes: Option<PathBuf>,
 }
 
 pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
@@ -67,6 +71,7 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
         )),
         None => args.expires_at.clone(),
     };
+    let release_notes = args.notes.as_deref().map(read_notes).transpose()?;
     let opts = PublishOptions {
         tool_dir: args.tool_dir.clone(),
         tool_id: args.tool_id.clone(),
@@ -75,6 +80,7 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
         created_at,
         expires_at,
         chunks: chunk_options(args),
+        release_notes,
     };
     let manifest = publish(&opts, &key)
         .with_context(|| format!("cannot publish {} {}", args.tool_id, args.version))?;
@@ -129,6 +135,23 @@ fn chunk_options(args: &Args) -> Option<ChunkOptions> {
         threshold: args.chunk_threshold.max(1),
         out_dir,
     })
+}
+
+/// Reads a notes file, refusing it before it is read whole when it is far
+/// over the limit (the manifest rules enforce the exact one).
+fn read_notes(path: &std::path::Path) -> Result<String> {
+    let limit = tooldelta_core::manifest::MAX_RELEASE_NOTES_BYTES;
+    let what = || format!("release notes {}", path.display());
+    let size = std::fs::metadata(path).with_context(what)?.len();
+    if size > limit as u64 {
+        anyhow::bail!(
+            "release notes {}: {size} bytes, more than the {limit}-byte limit",
+            path.display()
+        );
+    }
+    let bytes = std::fs::read(path).with_context(what)?;
+    String::from_utf8(bytes)
+        .with_context(|| format!("release notes {}: not UTF-8 text", path.display()))
 }
 
 fn stamp(t: jiff::Timestamp) -> String {

@@ -35,6 +35,7 @@ fn manifest(files: Vec<FileEntry>) -> Manifest {
         tool_version: "1.0.0".to_owned(),
         created_at: None,
         expires_at: None,
+        release_notes: None,
         files,
         manifest_hash: String::new(),
         signature: None,

@@ -37,6 +37,9 @@ pub struct PublishOptions {
     pub created_at: Option<String>,
     /// `expires_at`, after which clients refuse the manifest.
     pub expires_at: Option<String>,
+    /// `release_notes`: plain text or simple Markdown for people, signed
+    /// with the rest (at most [`MAX_RELEASE_NOTES_BYTES`](crate::manifest::MAX_RELEASE_NOTES_BYTES)).
+    pub release_notes: Option<String>,
     /// Chunk indexes for large files; `None` publishes none.
     pub chunks: Option<ChunkOptions>,
 }
@@ -115,6 +118,7 @@ pub fn build_manifest(opts: &PublishOptions) -> Result<Manifest, PublishError> {
         tool_version: opts.version.clone(),
         created_at: opts.created_at.clone(),
         expires_at: opts.expires_at.clone(),
+        release_notes: opts.release_notes.clone(),
         files,
         manifest_hash: String::new(),
         signature: None,
@@ -224,6 +228,7 @@ mod tests {
             created_at: None,
             expires_at: None,
             chunks: None,
+            release_notes: None,
         }
     }
 

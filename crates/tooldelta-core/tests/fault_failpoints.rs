@@ -178,6 +178,7 @@ impl World {
                 created_at: None,
                 expires_at: None,
                 chunks: None,
+                release_notes: None,
             };
             let manifest = publish(&opts, &key).unwrap();
             let bytes = manifest.to_pretty_json();

@@ -118,7 +118,7 @@ pub fn export(store: &Store, out: &Path) -> Result<ExportReport, ExportError> {
         for version in &index.versions {
             let (bytes, manifest) = read_manifest(store, &index.tool_id, version)?;
             let mut folders = vec![tool_folder.join(version)];
-            if *version == index.latest {
+            if index.latest.as_ref() == Some(version) {
                 folders.push(tool_folder.join("latest"));
             }
             for folder in folders {

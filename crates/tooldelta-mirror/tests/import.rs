@@ -67,6 +67,50 @@ fn two_tools_sharing_a_16mb_model_store_it_once() {
 }
 
 #[test]
+fn a_pre_release_imported_last_is_not_latest_over_http() {
+    let demo = Demo::new();
+    demo.hq.publish_into(
+        &demo.store,
+        "demo",
+        "2.0.0-beta.1",
+        &[("run.sh", b"beta\n")],
+    );
+    let index = demo.store.tool_index("demo").unwrap().unwrap();
+    assert_eq!(index.versions, ["1.0.0", "1.2.0", "2.0.0-beta.1"]);
+    assert_eq!(index.latest.as_deref(), Some("1.2.0"));
+    let mirror = tooldelta_mirror::MirrorThread::start(tooldelta_mirror::ServeOptions::new(
+        demo.store.root(),
+    ))
+    .unwrap();
+    let get = |path: &str| common::raw_get(mirror.addr(), path);
+    let json = |path: &str| -> serde_json::Value {
+        let answer = get(path);
+        assert_eq!(answer.status, 200, "{path}");
+        serde_json::from_slice(&answer.body).unwrap()
+    };
+    let latest = json("/api/v1/tools/demo/latest/manifest.json");
+    assert_eq!(latest["tool_version"], "1.2.0");
+    let catalog = json("/api/v1/tools");
+    assert_eq!(catalog[0]["latest"], "1.2.0");
+    // By name the pre-release is still served.
+    assert_eq!(
+        get("/api/v1/tools/demo/2.0.0-beta.1/manifest.json").status,
+        200
+    );
+}
+
+#[test]
+fn a_tool_with_only_pre_releases_has_no_latest() {
+    let hq = Publisher::new(1);
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = Store::open(store_dir.path()).unwrap();
+    hq.publish_into(&store, "beta", "1.0.0-rc.1", &[("a", b"a")]);
+    let index = store.tool_index("beta").unwrap().unwrap();
+    assert_eq!(index.latest, None);
+    assert_eq!(store.resolve("beta", &VersionSel::Latest).unwrap(), None);
+}
+
+#[test]
 fn reimport_is_idempotent_and_latest_is_highest_semver() {
     let demo = Demo::new();
     let before = files_under(&demo.store.root().join("blobs")).len();
@@ -91,7 +135,7 @@ fn reimport_is_idempotent_and_latest_is_highest_semver() {
         .publish_into(&demo.store, "demo", "1.10.0", &[("run.sh", b"10\n")]);
     let index = demo.store.tool_index("demo").unwrap().unwrap();
     assert_eq!(index.versions, ["1.0.0", "1.2.0", "1.10.0"]);
-    assert_eq!(index.latest, "1.10.0");
+    assert_eq!(index.latest.as_deref(), Some("1.10.0"));
     assert_eq!(
         demo.store
             .resolve("demo", &VersionSel::Latest)

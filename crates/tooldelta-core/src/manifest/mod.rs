@@ -26,6 +26,9 @@ pub const MANIFEST_VERSION: &str = "1.0";
 /// 20 MB; anything past this is a hostile or broken mirror.
 pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
 
+/// The longest `release_notes` accepted, in bytes of UTF-8 (CONTRACT §5).
+pub const MAX_RELEASE_NOTES_BYTES: usize = 16 * 1024;
+
 /// The largest file size a manifest may state: canonical JSON (RFC 8785)
 /// writes numbers as IEEE doubles, exact only up to 2^53.
 pub const MAX_FILE_SIZE: u64 = 1 << 53;
@@ -46,6 +49,11 @@ pub struct Manifest {
     /// RFC 3339; past it the manifest is refused (freeze attack).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// What the release changes, for people: plain text or simple Markdown,
+    /// at most [`MAX_RELEASE_NOTES_BYTES`]. Signed like the rest; shown as
+    /// inert text (never interpreted as HTML).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_notes: Option<String>,
     /// Every file of the release, sorted by path in byte order.
     pub files: Vec<FileEntry>,
     /// Lowercase hex SHA-256 of the canonical JSON without this field and `signature`.
@@ -214,6 +222,17 @@ pub fn parse_version(text: &str) -> Result<semver::Version, RuleViolation> {
         value: text.to_owned(),
         cause: e.to_string(),
     })
+}
+
+/// The version `latest` names among `versions`: the highest one without a
+/// SemVer pre-release tag. A pre-release (`2.0.0-beta.1`) is installed only
+/// when asked for by name or by a channel, never as `latest`; a tool with
+/// only pre-releases has no `latest`.
+pub fn latest_release<'a, I>(versions: I) -> Option<&'a semver::Version>
+where
+    I: IntoIterator<Item = &'a semver::Version>,
+{
+    versions.into_iter().filter(|v| v.pre.is_empty()).max()
 }
 
 /// SHA-256 over the RFC 8785 canonical form of `value` without `manifest_hash`

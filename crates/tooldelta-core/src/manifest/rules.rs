@@ -89,6 +89,9 @@ pub enum RuleViolation {
         /// The path that needs it to be a folder.
         other: String,
     },
+    /// `release_notes` is too long or holds control characters.
+    #[error("release-notes: release_notes {0}")]
+    ReleaseNotes(&'static str),
     /// `manifest_hash` is not 64 lowercase hex characters.
     #[error("bad-manifest-hash: manifest_hash {0:?} is not 64 lowercase hex characters")]
     BadManifestHash(String),
@@ -111,6 +114,7 @@ impl RuleViolation {
             Self::CaseCollision(..) => "path-case-collision",
             Self::FileFolderConflict { .. } => "path-file-folder-conflict",
             Self::BadManifestHash(_) => "bad-manifest-hash",
+            Self::ReleaseNotes(_) => "release-notes",
         }
     }
 }
@@ -133,6 +137,7 @@ pub(super) fn check(m: &Manifest, strictness: Strictness) -> Result<(), RuleViol
     m.version()?;
     check_timestamp("created_at", m.created_at.as_deref())?;
     check_timestamp("expires_at", m.expires_at.as_deref())?;
+    check_release_notes(m.release_notes.as_deref())?;
     if !m.manifest_hash.is_empty() && !is_sha256_hex(&m.manifest_hash) {
         return Err(RuleViolation::BadManifestHash(m.manifest_hash.clone()));
     }
@@ -233,6 +238,26 @@ fn check_order(m: &Manifest, strictness: Strictness) -> Result<(), RuleViolation
                 });
             }
         }
+    }
+    Ok(())
+}
+
+/// Notes are text for people: bounded, and free of control characters other
+/// than tab and line breaks (no terminal escapes, no NUL).
+fn check_release_notes(notes: Option<&str>) -> Result<(), RuleViolation> {
+    let Some(notes) = notes else {
+        return Ok(());
+    };
+    if notes.len() > super::MAX_RELEASE_NOTES_BYTES {
+        return Err(RuleViolation::ReleaseNotes("is longer than 16 KiB"));
+    }
+    if notes
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(RuleViolation::ReleaseNotes(
+            "holds control characters (only tab and line breaks are allowed)",
+        ));
     }
     Ok(())
 }

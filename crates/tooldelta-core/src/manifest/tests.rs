@@ -95,6 +95,7 @@ fn manifest(paths: &[&str]) -> Manifest {
         tool_version: "1.0.0".into(),
         created_at: None,
         expires_at: None,
+        release_notes: None,
         files: paths.iter().copied().map(entry).collect(),
         manifest_hash: String::new(),
         signature: None,
@@ -221,4 +222,27 @@ fn chunks_field_is_optional_checked_and_hashed() {
         m.files[0].chunks = Some(super::ChunksRef { sha256, size });
         assert_eq!(m.check_rules().unwrap_err().name(), rule, "{size}");
     }
+}
+
+#[test]
+fn latest_release_skips_pre_releases() {
+    let v = |s: &str| semver::Version::parse(s).unwrap();
+    let versions = [v("1.0.0"), v("1.2.0"), v("2.0.0-beta.1")];
+    assert_eq!(latest_release(&versions), Some(&v("1.2.0")));
+    assert_eq!(latest_release(&[v("1.0.0-rc.1")]), None);
+}
+
+#[test]
+fn release_notes_are_bounded_text_covered_by_the_hash() {
+    let mut m = manifest(&["a"]);
+    let unsigned = m.compute_hash();
+    m.release_notes = Some("<script>alert(1)</script>\n* fixed\tthings\r\n".into());
+    m.check_rules().unwrap();
+    assert_ne!(m.compute_hash(), unsigned, "notes are hashed, so signed");
+    m.release_notes = Some("x".repeat(MAX_RELEASE_NOTES_BYTES));
+    m.check_rules().unwrap();
+    m.release_notes = Some("x".repeat(MAX_RELEASE_NOTES_BYTES + 1));
+    assert_eq!(m.check_rules().unwrap_err().name(), "release-notes");
+    m.release_notes = Some("\u{1b}[2Jgone".into());
+    assert_eq!(m.check_rules().unwrap_err().name(), "release-notes");
 }

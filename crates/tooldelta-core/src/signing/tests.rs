@@ -10,6 +10,7 @@ fn manifest(tool: &str, version: &str) -> Manifest {
         tool_version: version.into(),
         created_at: None,
         expires_at: None,
+        release_notes: None,
         files: vec![FileEntry {
             path: "a.txt".into(),
             sha256: "b".repeat(64),
@@ -185,4 +186,21 @@ fn verified_manifest_keeps_the_exact_bytes() {
     assert_eq!(verified.bytes(), &bytes[..]);
     assert_eq!(verified.version(), &semver::Version::new(1, 2, 3));
     assert_eq!(verified.key_id(), KeyId::of(&key.verifying_key()).as_str());
+}
+
+#[test]
+fn a_pre_release_is_refused_as_latest_and_accepted_by_name() {
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let trust = trust_of(&[&key]);
+    let bytes = signed_bytes(&mut manifest("demo", "2.0.0-beta.1"), &key);
+    let mut p = policy(&trust, "demo");
+    let err = VerifiedManifest::verify(&bytes, &p).unwrap_err();
+    assert!(
+        matches!(err, TrustError::PrereleaseAsLatest { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("2.0.0-beta.1"), "{err}");
+    let beta = semver::Version::parse("2.0.0-beta.1").unwrap();
+    p.version = Some(&beta);
+    VerifiedManifest::verify(&bytes, &p).unwrap();
 }

@@ -77,6 +77,16 @@ pub enum TrustError {
         /// The version served.
         found: String,
     },
+    /// A pre-release served as `latest`.
+    #[error(
+        "manifest for {tool_id}: pre-release {version} was served as latest (a pre-release is installed only by version or channel)"
+    )]
+    PrereleaseAsLatest {
+        /// The tool.
+        tool_id: String,
+        /// The pre-release served.
+        version: String,
+    },
     /// Older than a version already accepted.
     #[error("manifest for {tool_id}: version {offered} is older than {highest}, already accepted (rollback refused{hint})", hint = if *.explicit { "; pass --allow-downgrade to install it" } else { "" })]
     Rollback {
@@ -304,6 +314,14 @@ fn check_version(
             tool_id: tool_id.to_owned(),
             expected: expected.to_string(),
             found: version.to_string(),
+        });
+    }
+    // A pre-release is never `latest`: one served where `latest` was asked
+    // for is refused (a mirror cannot push a beta on the fleet).
+    if policy.version.is_none() && !version.pre.is_empty() {
+        return Err(TrustError::PrereleaseAsLatest {
+            tool_id: tool_id.to_owned(),
+            version: version.to_string(),
         });
     }
     // No rollback below the highest version accepted, unless asked for by name.

@@ -276,7 +276,7 @@ fn parse_index<T: serde::de::DeserializeOwned>(doc: &[u8]) -> Result<T, ApiError
 }
 
 /// Union of two catalogs: versions deduplicated by SemVer (the local spelling
-/// wins), `latest` recomputed as the highest.
+/// wins), `latest` recomputed as the highest that is not a pre-release.
 pub(crate) fn merge_catalogs(local: Vec<ToolIndex>, remote: Vec<ToolIndex>) -> Vec<ToolIndex> {
     let mut tools: BTreeMap<String, BTreeMap<semver::Version, String>> = BTreeMap::new();
     for index in remote.into_iter().chain(local) {
@@ -293,13 +293,11 @@ pub(crate) fn merge_catalogs(local: Vec<ToolIndex>, remote: Vec<ToolIndex>) -> V
     }
     tools
         .into_iter()
-        .filter_map(|(tool_id, versions)| {
-            let latest = versions.values().next_back()?.clone();
-            Some(ToolIndex {
-                tool_id,
-                versions: versions.into_values().collect(),
-                latest,
-            })
+        .filter(|(_, versions)| !versions.is_empty())
+        .map(|(tool_id, versions)| ToolIndex {
+            tool_id,
+            latest: crate::store::latest_of(versions.clone()),
+            versions: versions.into_values().collect(),
         })
         .collect()
 }

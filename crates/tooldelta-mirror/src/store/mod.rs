@@ -52,14 +52,15 @@ pub struct ToolIndex {
     pub tool_id: String,
     /// Every stored version as published, in SemVer order (oldest first).
     pub versions: Vec<String>,
-    /// The highest SemVer among `versions`.
-    pub latest: String,
+    /// The highest SemVer among `versions` without a pre-release tag; `null`
+    /// when the tool has only pre-releases (a pre-release is never `latest`).
+    pub latest: Option<String>,
 }
 
 /// Which version a route asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VersionSel {
-    /// The highest stored SemVer.
+    /// The highest stored SemVer that is not a pre-release.
     Latest,
     /// One version (a leading `v` ignored when comparing).
     Exact(semver::Version),
@@ -233,7 +234,7 @@ impl Store {
     pub fn resolve(&self, tool_id: &str, sel: &VersionSel) -> io::Result<Option<String>> {
         let versions = self.versions(tool_id)?;
         Ok(match sel {
-            VersionSel::Latest => versions.into_iter().next_back().map(|(_, name)| name),
+            VersionSel::Latest => latest_of(versions),
             VersionSel::Exact(want) => versions
                 .into_iter()
                 .find(|(v, _)| v == want)
@@ -244,12 +245,12 @@ impl Store {
     /// `{tool_id, versions, latest}` for one tool; `None` when it has no version.
     pub fn tool_index(&self, tool_id: &str) -> io::Result<Option<ToolIndex>> {
         let versions = self.versions(tool_id)?;
-        let Some((_, latest)) = versions.last() else {
+        if versions.is_empty() {
             return Ok(None);
-        };
+        }
         Ok(Some(ToolIndex {
             tool_id: tool_id.to_owned(),
-            latest: latest.clone(),
+            latest: latest_of(versions.clone()),
             versions: versions.into_iter().map(|(_, name)| name).collect(),
         }))
     }
@@ -264,6 +265,19 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// The folder name `latest` resolves to among (parsed, folder name) pairs:
+/// the highest version that is not a pre-release.
+pub(crate) fn latest_of(
+    versions: impl IntoIterator<Item = (semver::Version, String)>,
+) -> Option<String> {
+    let versions: Vec<_> = versions.into_iter().collect();
+    let latest = tooldelta_core::manifest::latest_release(versions.iter().map(|(v, _)| v))?;
+    versions
+        .iter()
+        .find(|(v, _)| v == latest)
+        .map(|(_, name)| name.clone())
 }
 
 /// Names of the sub-folders (not symlinks) of `dir`; empty when `dir` is absent.

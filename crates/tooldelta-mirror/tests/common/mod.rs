@@ -94,6 +94,7 @@ impl Publisher {
                 threshold,
                 out_dir: self.chunks_dir(),
             }),
+            release_notes: None,
         };
         let manifest = publish(&opts, &self.key).unwrap();
         let manifest_bytes = manifest.to_pretty_json().into_bytes();
@@ -130,6 +131,7 @@ impl Publisher {
                 threshold,
                 out_dir: self.chunks_dir(),
             }),
+            release_notes: None,
         };
         let manifest = publish(&opts, &self.key).unwrap();
         let manifest_bytes = manifest.to_pretty_json().into_bytes();
