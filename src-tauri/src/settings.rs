@@ -45,6 +45,7 @@ pub fn resolve(args: &AppArgs) -> Result<Effective, SettingsError> {
         mirrors: args.mirrors.clone(),
         trust: args.trust.clone(),
         keep_releases: None,
+        ..Settings::default()
     };
     Ok(Effective {
         settings: flags.or(file),

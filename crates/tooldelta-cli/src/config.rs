@@ -33,6 +33,12 @@ pub struct TargetArgs {
     /// Previous releases kept for `rollback`.
     #[arg(long, value_name = "N")]
     pub keep_releases: Option<usize>,
+    /// The channel tools follow (default `stable`).
+    #[arg(long, env = "TOOLDELTA_CHANNEL", value_name = "NAME")]
+    pub channel: Option<String>,
+    /// This workstation's id for staged rollouts (default: generated once under the root).
+    #[arg(long, env = "TOOLDELTA_WORKSTATION_ID", value_name = "ID")]
+    pub workstation_id: Option<String>,
 }
 
 /// Settings after merging flags, environment and the config file.
@@ -50,6 +56,9 @@ impl TargetArgs {
             mirrors: self.mirrors.clone(),
             trust: self.trust.clone(),
             keep_releases: self.keep_releases,
+            channel: self.channel.clone(),
+            workstation_id: self.workstation_id.clone(),
+            tools: std::collections::BTreeMap::new(),
         };
         let file = match config {
             Some(path) => Settings::load(path)?,

@@ -52,6 +52,7 @@ pub fn build(
         config.trust = resolved.trust()?;
     }
     config.keep_releases = resolved.settings.keep_releases();
+    config.rollout = resolved.settings.rollout();
     if let Some(t) = tuning {
         config.stall_timeout = Duration::from_secs(t.stall_timeout.max(1));
         config.retries = t.retries;

@@ -3,9 +3,11 @@
 //! Human messages and progress go to stderr; with `--json`, stdout carries
 //! exactly one JSON object. Exit codes per error class: see [`failure`].
 
+mod channel;
 mod config;
 mod engine;
 mod failure;
+mod hold;
 mod inspect;
 mod keygen;
 mod output;
@@ -55,6 +57,13 @@ enum Command {
     Repair(repair::Args),
     /// Make a tool's previously active release active again.
     Rollback(rollback::Args),
+    /// Signed channel documents (HQ side).
+    #[command(subcommand)]
+    Channel(channel::Command),
+    /// Keep a tool on a version: updates leave it alone until `unhold`.
+    Hold(hold::HoldArgs),
+    /// Release a hold.
+    Unhold(hold::UnholdArgs),
 }
 
 /// What every command gets besides its own arguments.
@@ -81,6 +90,9 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(&args, &ctx),
         Command::Repair(args) => repair::run(&args, &ctx),
         Command::Rollback(args) => rollback::run(&args, &ctx),
+        Command::Channel(command) => channel::run(&command, &ctx),
+        Command::Hold(args) => hold::hold(&args, &ctx),
+        Command::Unhold(args) => hold::unhold(&args, &ctx),
     };
     match result {
         Ok(code) => code,

@@ -72,5 +72,18 @@ fn line(t: &ToolStatus) -> String {
         }
         _ => {}
     }
+    if let Some(c) = &t.channel {
+        let side = if c.in_rollout { "in" } else { "outside" };
+        s.push_str(&format!(
+            ", channel {} ({side} the rollout of {})",
+            c.channel, c.offered
+        ));
+    }
+    if let Some(hold) = &t.hold {
+        s.push_str(&format!(
+            ", held at {}",
+            hold.version.as_deref().unwrap_or("nothing")
+        ));
+    }
     s
 }

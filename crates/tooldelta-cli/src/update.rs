@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use bytesize::ByteSize;
-use tooldelta_core::UpdateOptions;
+use serde::Serialize;
+use tooldelta_core::events::ErrorInfo;
 use tooldelta_core::report::UpdateReport;
+use tooldelta_core::{Engine, UpdateOptions};
 
 use crate::config::TargetArgs;
 use crate::engine::{self, Needs, Tuning};
@@ -17,7 +19,11 @@ use crate::{Context, output};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The tool to install or update.
-    tool_id: String,
+    #[arg(required_unless_present = "all")]
+    tool_id: Option<String>,
+    /// Update every installed tool (held tools are left alone and listed).
+    #[arg(long, conflicts_with_all = ["tool_id", "version", "allow_downgrade"])]
+    all: bool,
     /// Install this version instead of the mirror's latest.
     #[arg(long, value_name = "V")]
     version: Option<String>,
@@ -40,6 +46,9 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
     };
     let engine = engine::build(&args.target, ctx, needs, Some(&args.tuning))?;
     let renderer = Renderer::new(Mode::pick(args.progress_json));
+    let Some(tool_id) = &args.tool_id else {
+        return run_all(&engine, &renderer, ctx);
+    };
     let opts = UpdateOptions {
         version: args.version.clone(),
         allow_downgrade: args.allow_downgrade,
@@ -47,7 +56,7 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
     let report = engine::runtime()?.block_on(async {
         let cancel = engine::cancel_on_ctrl_c();
         engine
-            .update(&args.tool_id, &opts, &renderer, &cancel)
+            .update(tool_id, &opts, &renderer, &cancel)
             .await
             .map_err(engine::engine_error)
     });
@@ -58,6 +67,96 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
         output::print_json(&report)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One tool's outcome in `update --all`.
+#[derive(Debug, Serialize)]
+struct AllEntry {
+    tool_id: String,
+    /// `updated`, `up_to_date`, `held` or `failed`.
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    held_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<UpdateReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorInfo>,
+}
+
+/// `update --all`: every installed tool in turn; a held tool is skipped, a
+/// failure does not stop the others (exit 1 when any failed).
+fn run_all(engine: &Engine, renderer: &Renderer, ctx: &Context) -> Result<ExitCode> {
+    let ids = engine.tool_ids().map_err(engine::engine_error)?;
+    let entries = engine::runtime()?.block_on(async {
+        let cancel = engine::cancel_on_ctrl_c();
+        let mut entries = Vec::new();
+        for tool_id in ids {
+            entries.push(update_one(engine, renderer, &cancel, tool_id).await);
+        }
+        entries
+    });
+    renderer.finish();
+    for e in &entries {
+        match (&e.report, &e.error, &e.held_at) {
+            (Some(r), _, _) => renderer.line(&summary(r)),
+            (_, Some(err), _) => renderer.line(&format!("{}: failed: {}", e.tool_id, err.message)),
+            (_, _, Some(v)) => renderer.line(&format!("{}: held at {v}, left alone", e.tool_id)),
+            _ => {}
+        }
+    }
+    let failed = entries.iter().any(|e| e.error.is_some());
+    if ctx.json {
+        output::print_json(&serde_json::json!({ "tools": entries }))?;
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn update_one(
+    engine: &Engine,
+    renderer: &Renderer,
+    cancel: &tooldelta_core::CancellationToken,
+    tool_id: String,
+) -> AllEntry {
+    let mut entry = AllEntry {
+        tool_id,
+        outcome: "failed",
+        held_at: None,
+        report: None,
+        error: None,
+    };
+    match engine.held(&entry.tool_id) {
+        Ok(Some(hold)) => {
+            entry.outcome = "held";
+            entry.held_at = hold.version;
+            return entry;
+        }
+        Ok(None) => {}
+        Err(e) => {
+            entry.error = Some(e.info());
+            return entry;
+        }
+    }
+    match engine
+        .update(&entry.tool_id, &UpdateOptions::default(), renderer, cancel)
+        .await
+    {
+        Ok(report) => {
+            entry.outcome = if report.from_version.as_deref() == Some(report.to_version.as_str())
+                && report.files_downloaded == 0
+            {
+                "up_to_date"
+            } else {
+                "updated"
+            };
+            entry.report = Some(report);
+        }
+        Err(e) => entry.error = Some(e.info()),
+    }
+    entry
 }
 
 fn summary(r: &UpdateReport) -> String {

@@ -37,6 +37,10 @@ pub mod template {
     pub const FILE: &str = "/api/v1/tools/{tool_id}/{version}/files/{*path}";
     /// A file by its path in a release (label form).
     pub const FILE_LABEL: &str = "/api/v1/tools/{tool_id}/{version}/files/{path}";
+    /// A signed channel document (router form: `{file}` is `<channel>.json`).
+    pub const CHANNEL: &str = "/api/v1/tools/{tool_id}/channels/{file}";
+    /// A signed channel document (label form).
+    pub const CHANNEL_LABEL: &str = "/api/v1/tools/{tool_id}/channels/{channel}.json";
     /// A blob by its SHA-256.
     pub const BLOB: &str = "/api/v1/blobs/sha256/{hex}";
     /// The desktop app's update feed.
@@ -74,6 +78,15 @@ pub fn file(tool_id: &str, version: &str, path: &str) -> String {
     )
 }
 
+/// `api/v1/tools/{tool_id}/channels/{channel}.json`.
+pub fn channel(tool_id: &str, channel: &str) -> String {
+    format!(
+        "{}/channels/{}.json",
+        tool(tool_id),
+        encode_segment(channel)
+    )
+}
+
 /// `api/v1/blobs/sha256/{hex}`.
 pub fn blob(sha256: &str) -> String {
     format!("{BLOBS}/{sha256}")
@@ -88,6 +101,7 @@ pub fn route_label(path: &str) -> &'static str {
         ["metrics"] => template::METRICS,
         ["api", "v1", "tools"] => template::TOOLS,
         ["api", "v1", "tools", _] => template::TOOL,
+        ["api", "v1", "tools", _, "channels", _] => template::CHANNEL_LABEL,
         ["api", "v1", "tools", _, _, "manifest.json"] => template::MANIFEST,
         ["api", "v1", "tools", _, _, "files", _, ..] => template::FILE_LABEL,
         ["api", "v1", "blobs", "sha256", _] => template::BLOB,

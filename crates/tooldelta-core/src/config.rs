@@ -9,11 +9,19 @@
 //! mirrors = ["http://mirror.site.lan:8080", "https://hq.example.com"]
 //! trust = ["/etc/tooldelta/hq-2026.pub.pem", "/etc/tooldelta/hq-2027.pub.pem"]
 //! keep_releases = 2
+//! channel = "stable"              # the channel every tool follows (default)
+//! workstation_id = "lab-3-ws-12"  # else generated once under the root
+//!
+//! [tools.llama-chat]
+//! channel = "beta"
+//! hold = "1.2.0"                  # or `true`: held at the active version
 //! ```
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::channel::{RolloutSettings, ToolSettings};
 
 /// How many previous releases are kept for `rollback` unless configured.
 pub const DEFAULT_KEEP_RELEASES: usize = 2;
@@ -34,6 +42,16 @@ pub struct Settings {
     /// Previous releases kept for rollback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_releases: Option<usize>,
+    /// The channel tools follow (`TOOLDELTA_CHANNEL`; default `stable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The workstation's id for staged rollouts (`TOOLDELTA_WORKSTATION_ID`;
+    /// default: generated once under the root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workstation_id: Option<String>,
+    /// Per tool: `[tools.ID]` with `channel` and `hold`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tools: std::collections::BTreeMap<String, ToolSettings>,
 }
 
 /// A settings file that could not be read or parsed.
@@ -104,6 +122,22 @@ impl Settings {
                 self.trust
             },
             keep_releases: self.keep_releases.or(lower.keep_releases),
+            channel: self.channel.or(lower.channel),
+            workstation_id: self.workstation_id.or(lower.workstation_id),
+            tools: if self.tools.is_empty() {
+                lower.tools
+            } else {
+                self.tools
+            },
+        }
+    }
+
+    /// The engine's rollout settings (channels, workstation id, holds).
+    pub fn rollout(&self) -> RolloutSettings {
+        RolloutSettings {
+            channel: self.channel.clone(),
+            workstation_id: self.workstation_id.clone(),
+            tools: self.tools.clone(),
         }
     }
 
@@ -137,6 +171,24 @@ mod tests {
         assert_eq!(merged.mirrors, ["http://flag"]);
         assert_eq!(merged.root, Some(dir.path().join("r")));
         assert_eq!(merged.keep_releases(), DEFAULT_KEEP_RELEASES);
+    }
+
+    #[test]
+    fn channels_workstation_id_and_holds_are_read_per_tool() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.toml");
+        std::fs::write(
+            &file,
+            "channel = \"beta\"\nworkstation_id = \"ws-1\"\n[tools.a]\nchannel = \"stable\"\nhold = \"1.2.0\"\n[tools.b]\nhold = true\n",
+        )
+        .unwrap();
+        let rollout = Settings::load(&file).unwrap().rollout();
+        assert_eq!(rollout.channel_for("a"), "stable");
+        assert_eq!(rollout.channel_for("b"), "beta");
+        assert_eq!(rollout.hold_for("a"), Some(Some("1.2.0".into())));
+        assert_eq!(rollout.hold_for("b"), Some(None));
+        assert_eq!(rollout.hold_for("c"), None);
+        assert_eq!(rollout.workstation_id.as_deref(), Some("ws-1"));
     }
 
     #[test]

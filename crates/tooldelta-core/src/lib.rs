@@ -10,6 +10,7 @@
 
 pub mod activate;
 pub mod api;
+pub mod channel;
 pub mod chunks;
 pub mod config;
 pub mod delta;

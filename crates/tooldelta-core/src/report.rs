@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::channel::ChannelDecision;
+use crate::channel::local::Hold;
 use crate::events::ErrorInfo;
 use crate::signing::SignatureCheck;
 
@@ -112,6 +114,12 @@ pub struct UpdateCheck {
     /// What it would fetch and reuse.
     #[serde(flatten)]
     pub delta: Delta,
+    /// The offered version's `release_notes` (signed; inert text, never HTML).
+    pub release_notes: Option<String>,
+    /// What the tool's channel decided for this workstation, when one is published.
+    pub channel: Option<ChannelDecision>,
+    /// The technician's hold, when the tool is held.
+    pub hold: Option<Hold>,
 }
 
 /// The pending delta of an update: what it would fetch, resume, reuse and drop.
@@ -157,6 +165,13 @@ pub struct ToolStatus {
     pub update_available: Option<bool>,
     /// Why the mirror check failed, if it did.
     pub check_error: Option<ErrorInfo>,
+    /// The offered version's `release_notes`, when mirrors were given.
+    pub release_notes: Option<String>,
+    /// What the tool's channel decided for this workstation, when mirrors
+    /// were given and a channel is published.
+    pub channel: Option<ChannelDecision>,
+    /// The technician's hold, when the tool is held.
+    pub hold: Option<Hold>,
 }
 
 /// What `repair` did.

@@ -39,6 +39,8 @@ pub struct ExportReport {
     pub blobs: usize,
     /// `files/{path}` links written (including under `latest`).
     pub file_links: usize,
+    /// Signed channel documents written.
+    pub channels: usize,
 }
 
 /// Why an export failed.
@@ -142,6 +144,7 @@ pub fn export(store: &Store, out: &Path) -> Result<ExportReport, ExportError> {
             }
             report.versions += 1;
         }
+        report.channels += export_channels(store, &index.tool_id, &out)?;
         write_file(&tool_folder.join("index.json"), &to_json_bytes(index))?;
         report.tools += 1;
     }
@@ -155,6 +158,21 @@ pub fn export(store: &Store, out: &Path) -> Result<ExportReport, ExportError> {
     write_file(&out.join("healthz"), b"ok\n")?;
     let _ = std::fs::remove_dir(&scratch);
     Ok(report)
+}
+
+/// Writes a tool's signed channel documents as they are stored.
+fn export_channels(store: &Store, tool_id: &str, out: &Path) -> Result<usize, ExportError> {
+    let mut written = 0;
+    for channel in store.channels(tool_id).map_err(io_err(store.root()))? {
+        let bytes = store
+            .read_channel(tool_id, &channel)
+            .map_err(io_err(store.root()))?;
+        if let Some(bytes) = bytes {
+            write_file(&out.join(api::channel(tool_id, &channel)), &bytes)?;
+            written += 1;
+        }
+    }
+    Ok(written)
 }
 
 fn read_manifest(

@@ -20,8 +20,8 @@ pub use conn::{ConnectionOptions, NofileLimit, raise_nofile_limit};
 pub use export::{ExportError, ExportReport, export};
 pub use http::{MirrorThread, RunningMirror, ServeError, ServeOptions, TlsFiles, serve};
 pub use store::{
-    ImportError, ImportOptions, ImportReport, ManifestOutcome, Store, StoreError, ToolIndex,
-    VersionSel,
+    ChannelImport, ChannelImportError, ImportError, ImportOptions, ImportReport, ManifestOutcome,
+    Store, StoreError, ToolIndex, VersionSel,
 };
 
 pub use tooldelta_core::tls::install_crypto_provider;

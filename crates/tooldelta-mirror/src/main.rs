@@ -34,6 +34,24 @@ enum Command {
     Export(ExportArgs),
     /// Add a desktop-app release to the self-update feed.
     ImportApp(ImportAppArgs),
+    /// Add a signed channel document (`tooldelta channel set`); an older one is refused.
+    ImportChannel(ImportChannelArgs),
+}
+
+#[derive(Args)]
+struct ImportChannelArgs {
+    /// The store folder (created if missing).
+    #[arg(long)]
+    store: PathBuf,
+    /// The signed channel document.
+    #[arg(long)]
+    channel: PathBuf,
+    /// Require a valid signature by one of these public keys (SPKI PEM).
+    #[arg(long)]
+    trust: Vec<PathBuf>,
+    /// Print the report as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -223,11 +241,34 @@ fn run(command: Command) -> Result<()> {
         Command::Serve(args) => serve(args),
         Command::Export(args) => export(&args),
         Command::ImportApp(args) => import_app(&args),
+        Command::ImportChannel(args) => import_channel(&args),
     }
 }
 
 fn trust_store(paths: &[PathBuf]) -> Result<TrustStore> {
     TrustStore::from_pem_files(paths).context("reading trusted keys")
+}
+
+fn import_channel(args: &ImportChannelArgs) -> Result<()> {
+    let store = Store::open(&args.store)?;
+    let bytes = std::fs::read(&args.channel)
+        .with_context(|| format!("reading {}", args.channel.display()))?;
+    let report = store
+        .import_channel(&bytes, &trust_store(&args.trust)?)
+        .with_context(|| format!("importing {}", args.channel.display()))?;
+    eprintln!(
+        "channel {} of {}: {} (sequence {}), {}, signature {:?}",
+        report.channel,
+        report.tool_id,
+        report.version,
+        report.sequence,
+        report.outcome,
+        report.signature.status
+    );
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(())
 }
 
 fn import(args: &ImportArgs) -> Result<()> {

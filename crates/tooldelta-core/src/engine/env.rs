@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::channel::RolloutSettings;
 use crate::config::DEFAULT_KEEP_RELEASES;
 use crate::error::UpdateError;
 use crate::fetch::{FetchConfig, Fetcher};
@@ -31,6 +32,8 @@ pub struct EngineConfig {
     pub retries: u32,
     /// Files downloaded at once.
     pub concurrency: usize,
+    /// Channels followed, the workstation id, holds from the settings.
+    pub rollout: RolloutSettings,
 }
 
 impl EngineConfig {
@@ -45,6 +48,7 @@ impl EngineConfig {
             connect_timeout: Duration::from_secs(15),
             retries: 5,
             concurrency: 4,
+            rollout: RolloutSettings::default(),
         }
     }
 

@@ -26,6 +26,7 @@
 //! [`Plan`]: crate::diff::Plan
 
 mod env;
+mod follow;
 mod heal;
 mod installed;
 mod offer;
@@ -41,6 +42,7 @@ use std::path::Path;
 
 pub use tokio_util::sync::CancellationToken;
 
+use crate::channel::local::Hold;
 use crate::error::UpdateError;
 use crate::events::Reporter;
 use crate::report::{UpdateReport, VerifyReport};
@@ -152,6 +154,58 @@ impl Engine {
         cancel: &CancellationToken,
     ) -> Result<RollbackReport, UpdateError> {
         rollback::rollback(&self.env, tool_id, reporter, cancel).await
+    }
+
+    /// Every tool with a folder under the root, sorted.
+    pub fn tool_ids(&self) -> Result<Vec<String>, UpdateError> {
+        status::tool_ids(&self.env)
+    }
+
+    /// Holds a tool at `version` (default: the active one): updates, the
+    /// agent and `update --all` leave it alone until [`Engine::unhold`].
+    pub fn hold(&self, tool_id: &str, version: Option<&str>) -> Result<Hold, UpdateError> {
+        env::Env::check_tool_id(tool_id)?;
+        let active = installed::Installed::read(&self.env, tool_id)?.map(|i| i.version);
+        let version = match version {
+            Some(v) => Some(
+                crate::manifest::parse_version(v)
+                    .map_err(|e| crate::signing::TrustError::Malformed {
+                        tool_id: tool_id.to_owned(),
+                        source: e.into(),
+                    })
+                    .map(|_| v.to_owned())?,
+            ),
+            None => active,
+        };
+        let Some(version) = version else {
+            return Err(UpdateError::NotInstalled {
+                tool_id: tool_id.to_owned(),
+                root: self.env.config.root.clone(),
+            });
+        };
+        let hold = Hold {
+            version: Some(version),
+            at: Some(jiff::Timestamp::now().to_string()),
+        };
+        let path = crate::channel::local::hold_path(&self.env.layout, tool_id);
+        crate::channel::local::write_hold(&self.env.layout, tool_id, &hold)
+            .map_err(UpdateError::io(tool_id, "write", path))?;
+        Ok(hold)
+    }
+
+    /// Releases a hold set by [`Engine::hold`]; `false` when there was none.
+    pub fn unhold(&self, tool_id: &str) -> Result<bool, UpdateError> {
+        env::Env::check_tool_id(tool_id)?;
+        let path = crate::channel::local::hold_path(&self.env.layout, tool_id);
+        crate::channel::local::remove_hold(&self.env.layout, tool_id)
+            .map_err(UpdateError::io(tool_id, "remove", path))
+    }
+
+    /// The hold on a tool (from `hold` or the settings), if any.
+    pub fn held(&self, tool_id: &str) -> Result<Option<Hold>, UpdateError> {
+        env::Env::check_tool_id(tool_id)?;
+        let active = installed::Installed::read(&self.env, tool_id)?.map(|i| i.version);
+        follow::hold(&self.env, tool_id, active.as_deref())
     }
 
     /// The activations of a tool, oldest first.

@@ -3,6 +3,7 @@
 //! the status line and the planned delta (the app's refresh asks once).
 
 use super::env::{Env, UpdateOptions};
+use super::follow::hold;
 use super::installed::Local;
 use super::offer::fetch_verified;
 use super::{releases, update};
@@ -22,7 +23,7 @@ pub struct ToolOverview {
 }
 
 /// Every tool under the root, sorted.
-fn tool_ids(env: &Env) -> Result<Vec<String>, UpdateError> {
+pub(super) fn tool_ids(env: &Env) -> Result<Vec<String>, UpdateError> {
     let tools_dir = env.layout.tools_dir();
     let mut ids = Vec::new();
     match std::fs::read_dir(&tools_dir) {
@@ -79,6 +80,9 @@ async fn one(env: &Env, tool_id: &str, plan: bool) -> Result<ToolOverview, Updat
         available_version: None,
         update_available: None,
         check_error: None,
+        release_notes: None,
+        channel: None,
+        hold: hold(env, tool_id, installed.map(|i| i.version.as_str()))?,
     };
     let has_mirrors = env.fetcher.has_mirrors();
     let report_offer = has_mirrors && !env.config.trust.is_empty();
@@ -89,20 +93,24 @@ async fn one(env: &Env, tool_id: &str, plan: bool) -> Result<ToolOverview, Updat
             check: None,
         });
     }
-    let floor = local.floor();
-    let offered = fetch_verified(env, tool_id, &UpdateOptions::default(), floor.as_ref()).await;
+    let offered = fetch_verified(env, tool_id, &UpdateOptions::default(), &local).await;
     if report_offer {
         match &offered {
-            Ok((verified, _)) => {
+            Ok(offer) => {
+                let verified = &offer.verified;
                 status.available_version = Some(verified.version().to_string());
                 status.update_available = Some(installed.is_none_or(|i| i.hash != verified.hash()));
+                status
+                    .release_notes
+                    .clone_from(&verified.manifest().release_notes);
+                status.channel.clone_from(&offer.channel);
             }
             Err(e) => status.check_error = Some(e.info()),
         }
     }
     let check = if want_plan {
         Some(match offered {
-            Ok((verified, _)) => Ok(update::plan_check(env, tool_id, &local, &verified).await),
+            Ok(offer) => update::plan_check(env, tool_id, &local, &offer).await,
             Err(e) => Err(e),
         })
     } else {

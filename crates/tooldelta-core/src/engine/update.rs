@@ -3,8 +3,9 @@
 use tokio_util::sync::CancellationToken;
 
 use super::env::{Env, UpdateOptions};
+use super::follow::hold;
 use super::installed::Local;
-use super::offer::fetch_verified;
+use super::offer::{Offer, fetch_verified};
 use super::session::{Activation, Session};
 use super::stage;
 use crate::diff::Plan;
@@ -21,8 +22,8 @@ pub(super) async fn check(
 ) -> Result<UpdateCheck, UpdateError> {
     Env::check_tool_id(tool_id)?;
     let local = Local::read(env, tool_id)?;
-    let (verified, _) = fetch_verified(env, tool_id, opts, local.floor().as_ref()).await?;
-    Ok(plan_check(env, tool_id, &local, &verified).await)
+    let offer = fetch_verified(env, tool_id, opts, &local).await?;
+    plan_check(env, tool_id, &local, &offer).await
 }
 
 /// What an update to `verified` would do, planned against the local state;
@@ -31,16 +32,18 @@ pub(super) async fn plan_check(
     env: &Env,
     tool_id: &str,
     local: &Local,
-    verified: &VerifiedManifest,
-) -> UpdateCheck {
+    offer: &Offer,
+) -> Result<UpdateCheck, UpdateError> {
+    let verified = &offer.verified;
     let installed = local.installed.as_ref();
+    let hold = hold(env, tool_id, installed.map(|i| i.version.as_str()))?;
     let store = Store::new(&env.layout);
     let plan = Plan::new(installed.map(|i| &i.manifest), verified, |h, s| {
         store.contains(h, s)
     });
     let chunked =
         crate::delta::estimate(&env.fetcher, &env.layout, &store, &plan.objects_to_fetch()).await;
-    UpdateCheck {
+    Ok(UpdateCheck {
         tool_id: tool_id.to_owned(),
         installed_version: installed.map(|i| i.version.clone()),
         available_version: verified.version().to_string(),
@@ -60,7 +63,10 @@ pub(super) async fn plan_check(
             bytes_saved: plan.bytes_saved(),
             files_to_remove: plan.remove.len() as u64,
         },
-    }
+        release_notes: verified.manifest().release_notes.clone(),
+        channel: offer.channel.clone(),
+        hold,
+    })
 }
 
 fn signature(verified: &VerifiedManifest) -> SignatureCheck {
@@ -98,12 +104,16 @@ async fn update(s: &Session<'_>, opts: &UpdateOptions) -> Result<UpdateReport, U
 
     s.phase(Phase::Manifest);
     let local = Local::read(s.env, s.tool_id)?;
-    let floor = local.floor();
+    refuse_held(s, &local, opts)?;
+    let offer = fetch_verified(s.env, s.tool_id, opts, &local).await?;
+    let rollback = offer.is_rollback();
+    let Offer {
+        verified, fetched, ..
+    } = offer;
     let Local {
         installed,
         mut state,
     } = local;
-    let (verified, fetched) = fetch_verified(s.env, s.tool_id, opts, floor.as_ref()).await?;
     let version = verified.version().to_string();
     if let Some(done) = already_active(s, installed.as_ref(), &verified)? {
         return Ok(done);
@@ -141,6 +151,10 @@ async fn update(s: &Session<'_>, opts: &UpdateOptions) -> Result<UpdateReport, U
     drop(gc_guard);
 
     let from_version = installed.map(|i| i.version);
+    if rollback {
+        // A signed channel rollback: the only way the floor moves down.
+        state.highest_accepted = Some(version.clone());
+    }
     s.record(
         &mut state,
         Activation {
@@ -170,6 +184,22 @@ async fn update(s: &Session<'_>, opts: &UpdateOptions) -> Result<UpdateReport, U
         manifest_hash: verified.hash().to_owned(),
         signature: signature(&verified),
         duration_ms: s.elapsed_ms(),
+    })
+}
+
+/// A held tool is left alone: only its held version may be installed.
+fn refuse_held(s: &Session<'_>, local: &Local, opts: &UpdateOptions) -> Result<(), UpdateError> {
+    let active = local.installed.as_ref().map(|i| i.version.as_str());
+    let Some(held) = hold(s.env, s.tool_id, active)? else {
+        return Ok(());
+    };
+    let version = held.version.unwrap_or_else(|| "nothing".to_owned());
+    if opts.version.as_deref() == Some(version.as_str()) {
+        return Ok(());
+    }
+    Err(UpdateError::Held {
+        tool_id: s.tool_id.to_owned(),
+        version,
     })
 }
 

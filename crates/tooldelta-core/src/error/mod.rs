@@ -153,6 +153,43 @@ pub enum UpdateError {
         #[source]
         source: CorruptCause,
     },
+    /// A channel document was refused (unsigned, unknown key, another tool,
+    /// expired, replayed).
+    #[error(transparent)]
+    Channel(Box<crate::channel::ChannelError>),
+    /// A version HQ has withdrawn was asked for (by name or by a mirror).
+    #[error(
+        "{tool_id}: version {version} is withdrawn by channel {channel} and is never installed"
+    )]
+    Withdrawn {
+        /// The tool.
+        tool_id: String,
+        /// The withdrawn version.
+        version: String,
+        /// The channel whose signed document withdraws it.
+        channel: String,
+    },
+    /// The channel offers this workstation nothing (outside the rollout,
+    /// no `previous`) and nothing is installed.
+    #[error(
+        "{tool_id}: channel {channel} offers {offered} to other workstations only (outside the rollout, no previous version)"
+    )]
+    NotInRollout {
+        /// The tool.
+        tool_id: String,
+        /// The channel.
+        channel: String,
+        /// The version it offers.
+        offered: String,
+    },
+    /// A technician holds the tool; updates leave it alone.
+    #[error("{tool_id}: held at {version}; `tooldelta unhold {tool_id}` releases it")]
+    Held {
+        /// The tool.
+        tool_id: String,
+        /// The version it is held at.
+        version: String,
+    },
     /// Another updater holds this tool's lock.
     #[error("{tool_id}: another tooldelta process is updating this tool (lock {path} held)")]
     Locked {
@@ -223,6 +260,12 @@ impl From<TrustError> for UpdateError {
     }
 }
 
+impl From<crate::channel::ChannelError> for UpdateError {
+    fn from(e: crate::channel::ChannelError) -> Self {
+        Self::Channel(Box::new(e))
+    }
+}
+
 impl UpdateError {
     /// The machine-readable class (`trust`, `integrity`, `network`, `disk_full`, …).
     pub fn kind(&self) -> ErrorKind {
@@ -233,7 +276,11 @@ impl UpdateError {
             | Self::UnknownTool { .. }
             | Self::UnknownVersion { .. } => ErrorKind::Usage,
             Self::ManifestFetch { .. } => ErrorKind::Network,
-            Self::Trust(_) | Self::VersionChanged { .. } => ErrorKind::Trust,
+            Self::Trust(_)
+            | Self::VersionChanged { .. }
+            | Self::Channel(_)
+            | Self::Withdrawn { .. } => ErrorKind::Trust,
+            Self::NotInRollout { .. } | Self::Held { .. } => ErrorKind::Usage,
             Self::Fetch { source, .. } => source.kind(),
             Self::DiskFull { .. } => ErrorKind::DiskFull,
             Self::Io { .. } => ErrorKind::Io,

@@ -32,7 +32,7 @@ impl Fetcher {
             let mut any_transient = false;
             for mirror in &self.mirrors {
                 let url = mirror.join(&rel).expect("a relative path joins");
-                match self.get_capped(&url).await {
+                match self.get_capped(&url, MAX_MANIFEST_BYTES).await {
                     Ok(bytes) => return Ok(FetchedManifest { bytes, url }),
                     Err(e) => {
                         any_transient |= e.is_transient();
@@ -62,8 +62,9 @@ impl Fetcher {
         })
     }
 
-    /// One GET of a manifest, through the size limit and the stall timeout.
-    pub(super) async fn get_capped(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
+    /// One GET of a small document (a manifest, a channel document), through
+    /// the size limit and the stall timeout.
+    pub(super) async fn get_capped(&self, url: &Url, limit: u64) -> Result<Vec<u8>, FetchError> {
         let text = url.to_string();
         let client = self
             .client_for(url.as_str())
@@ -93,16 +94,13 @@ impl Fetcher {
         }
         let too_large = || FetchError::TooLarge {
             url: url.to_string(),
-            limit: MAX_MANIFEST_BYTES,
+            limit,
         };
-        if resp
-            .content_length()
-            .is_some_and(|n| n > MAX_MANIFEST_BYTES)
-        {
+        if resp.content_length().is_some_and(|n| n > limit) {
             return Err(too_large());
         }
         let body = Body::new(resp)
-            .limit(MAX_MANIFEST_BYTES)
+            .limit(limit)
             .stall_timeout(self.stall_timeout);
         body.read_all().await.map_err(|e| match e {
             StreamError::TooLong(_) => too_large(),

@@ -13,6 +13,7 @@
 
 mod attempt;
 mod catalog;
+mod channel;
 mod manifest;
 mod object;
 pub(crate) use object::lock_object;
@@ -152,14 +153,12 @@ impl Fetcher {
             .collect()
     }
 
-    /// The first mirror's answer for blob `hex`, at most `limit` bytes
-    /// (not checked here: the caller hashes it); `None` when no mirror has it.
+    /// The first mirror's answer for blob `hex`, at most `limit` bytes (its
+    /// hash is not checked here: the caller does); `None` when no mirror has it.
     pub(crate) async fn blob_capped(&self, hex: &str, limit: u64) -> Option<Vec<u8>> {
         for url in self.blob_urls(hex) {
             let url = Url::parse(&url).expect("built from a parsed mirror URL");
-            if let Ok(bytes) = self.get_capped(&url).await
-                && bytes.len() as u64 <= limit
-            {
+            if let Ok(bytes) = self.get_capped(&url, limit).await {
                 return Some(bytes);
             }
         }

@@ -39,12 +39,7 @@ pub fn signing_message(manifest_hash: &str) -> Vec<u8> {
 pub fn sign(manifest: &mut Manifest, key: &SigningKey) {
     manifest.signature = None;
     manifest.manifest_hash = manifest.compute_hash();
-    let signature = key.sign(&signing_message(&manifest.manifest_hash));
-    manifest.signature = Some(Signature {
-        algorithm: ALGORITHM.to_owned(),
-        public_key_id: KeyId::of(&key.verifying_key()).to_string(),
-        signature: BASE64.encode(signature.to_bytes()),
-    });
+    manifest.signature = Some(sign_hash(SIGNATURE_CONTEXT, &manifest.manifest_hash, key));
 }
 
 /// What a signature check found (CONTRACT §2 `signature.status`).
@@ -90,21 +85,50 @@ pub fn check_signature_of(
             public_key_id: None,
         };
     };
-    let public_key_id = Some(sig.public_key_id.clone());
-    let holds =
-        |key| manifest.manifest_hash == computed_hash && signature_holds(computed_hash, sig, key);
+    let mut check = check_detached(SIGNATURE_CONTEXT, computed_hash, sig, trust);
+    if check.status == SignatureStatus::Valid && manifest.manifest_hash != computed_hash {
+        check.status = SignatureStatus::Invalid;
+    }
+    check
+}
+
+/// Signs `hash` (64 hex characters) under a domain prefix: the one signing
+/// step of manifests and channel documents.
+pub fn sign_hash(context: &[u8], hash: &str, key: &SigningKey) -> Signature {
+    let signature = key.sign(&[context, hash.as_bytes()].concat());
+    Signature {
+        algorithm: ALGORITHM.to_owned(),
+        public_key_id: KeyId::of(&key.verifying_key()).to_string(),
+        signature: BASE64.encode(signature.to_bytes()),
+    }
+}
+
+/// Checks a signature over `context` followed by `hash` against the trusted
+/// keys. The prefix separates domains: a manifest signature never verifies
+/// as a channel signature, nor the reverse.
+pub fn check_detached(
+    context: &[u8],
+    hash: &str,
+    sig: &Signature,
+    trust: &TrustStore,
+) -> SignatureCheck {
     let status = match trust.get(&sig.public_key_id) {
         None => SignatureStatus::UnknownKey,
-        Some(key) if holds(key) => SignatureStatus::Valid,
+        Some(key) if signature_holds(context, hash, sig, key) => SignatureStatus::Valid,
         Some(_) => SignatureStatus::Invalid,
     };
     SignatureCheck {
         status,
-        public_key_id,
+        public_key_id: Some(sig.public_key_id.clone()),
     }
 }
 
-fn signature_holds(hash: &str, sig: &Signature, key: &ed25519_dalek::VerifyingKey) -> bool {
+fn signature_holds(
+    context: &[u8],
+    hash: &str,
+    sig: &Signature,
+    key: &ed25519_dalek::VerifyingKey,
+) -> bool {
     if sig.algorithm != ALGORITHM {
         return false;
     }
@@ -114,7 +138,7 @@ fn signature_holds(hash: &str, sig: &Signature, key: &ed25519_dalek::VerifyingKe
     let Ok(signature) = ed25519_dalek::Signature::from_slice(&bytes) else {
         return false;
     };
-    key.verify_strict(&signing_message(hash), &signature)
+    key.verify_strict(&[context, hash.as_bytes()].concat(), &signature)
         .is_ok()
 }
 

@@ -2,6 +2,7 @@
 //! HTTP or TLS (rustls with ring).
 
 mod body;
+mod channels;
 mod conditional;
 mod feed;
 mod manifests;
@@ -110,6 +111,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route(template::TOOLS, get(routes::catalog))
         .route(template::TOOL, get(routes::tool))
         .route(template::MANIFEST, get(routes::manifest))
+        .route(template::CHANNEL, get(channels::channel))
         .route(template::FILE, get(routes::file))
         .route(template::BLOB, get(routes::blob))
         .route(template::APP_FEED, get(feed::app_feed))

@@ -11,6 +11,7 @@
 //! lowercase hex), never from raw request text, and every file is opened with
 //! [`fsutil::open_inside`], which refuses symlinks and anything outside the root.
 
+mod channels;
 pub(crate) mod fsutil;
 mod import;
 mod import_chunks;
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use tooldelta_core::manifest::{is_sha256_hex, is_valid_tool_id, parse_version};
 
+pub use channels::{ChannelImport, ChannelImportError};
 pub use import::{ImportError, ImportOptions, ImportReport, ManifestOutcome};
 
 /// Longest version text accepted in a route or folder name.

@@ -101,6 +101,11 @@ impl Upstream {
 
     /// The upstream URL of a route (relative, as [`api`] builds them, or
     /// with a leading `/`).
+    /// The keys upstream documents must be signed by (empty: not checked).
+    pub(crate) fn trust(&self) -> &TrustStore {
+        &self.trust
+    }
+
     fn url(&self, route: &str) -> String {
         format!("{}/{}", self.base, route.trim_start_matches('/'))
     }
