@@ -9,7 +9,7 @@ mod tests {
     use ts_rs::{Config, TS};
 
     use crate::dto;
-    use tooldelta_core::{engine, error, events, report, signing};
+    use tooldelta_core::{channel, engine, error, events, report, signing};
 
     const HEADER: &str = "// Generated from the Rust types by `make app-types` (src-tauri/src/bindings.rs).\n\
 // Do not edit: change the Rust type and regenerate.\n\n";
@@ -27,6 +27,8 @@ mod tests {
             report::FileCheck::decl(cfg),
             report::VerifyReport::decl(cfg),
             report::Delta::decl(cfg),
+            channel::ChannelDecision::decl(cfg),
+            channel::local::Hold::decl(cfg),
             engine::UpdateCheck::decl(cfg),
             engine::RepairReport::decl(cfg),
             engine::SharedRepair::decl(cfg),

@@ -5,7 +5,7 @@
 
 mod rollout_support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rollout_support::{Fleet, TOOL, active, tooldelta_str};
 use serde_json::{Value, json};
@@ -59,7 +59,7 @@ fn offer_120(fleet: &Fleet, name: &str, sequence: &str, extra: &[&str]) -> Vec<u
     std::fs::read(fleet.channel_file(name, &args)).unwrap()
 }
 
-fn assert_refused(fleet: &Fleet, root: &PathBuf, extra: &[&str], needles: &[&str]) {
+fn assert_refused(fleet: &Fleet, root: &Path, extra: &[&str], needles: &[&str]) {
     let out = fleet.update(root, "ws-1", extra);
     out.assert_failure();
     let error: Value = serde_json::from_str(out.stdout.trim()).unwrap_or(Value::Null);

@@ -19,6 +19,26 @@ fn roots(fleet: &Fleet) -> Vec<(PathBuf, String)> {
         .collect()
 }
 
+/// `channel set` of the tool's `stable` channel with `args`, imported.
+fn stable(fleet: &Fleet, name: &str, args: &[&str]) {
+    let mut all = vec!["--tool", TOOL, "--channel", "stable"];
+    all.extend_from_slice(args);
+    fleet.set_channel(name, &all);
+}
+
+/// 1.2.0 over 1.1.0 at `percent` on `stable`.
+fn staged(fleet: &Fleet, name: &str, percent: &str) {
+    let args = [
+        "--version",
+        "1.2.0",
+        "--previous",
+        "1.1.0",
+        "--rollout",
+        percent,
+    ];
+    stable(fleet, name, &args);
+}
+
 /// Updates every workstation; returns those on `version` afterwards.
 fn round(fleet: &Fleet, roots: &[(PathBuf, String)], version: &str) -> BTreeSet<String> {
     for (root, ws) in roots {
@@ -36,29 +56,12 @@ fn forty_workstations_through_staged_rollout_halt_signed_rollback_and_full_rollo
     let fleet = Fleet::new();
     fleet.publish(TOOL, "1.1.0", None);
     fleet.publish(TOOL, "1.2.0", Some("Faster loading.\n"));
-    fleet.set_channel(
-        "s1",
-        &["--tool", TOOL, "--channel", "stable", "--version", "1.1.0"],
-    );
+    stable(&fleet, "s1", &["--version", "1.1.0"]);
     let roots = roots(&fleet);
     assert_eq!(round(&fleet, &roots, "1.1.0").len(), WORKSTATIONS);
 
     // 25% of 1.2.0 over 1.1.0: between 4 and 16 take it, the same ones every run.
-    fleet.set_channel(
-        "s2",
-        &[
-            "--tool",
-            TOOL,
-            "--channel",
-            "stable",
-            "--version",
-            "1.2.0",
-            "--previous",
-            "1.1.0",
-            "--rollout",
-            "25",
-        ],
-    );
+    staged(&fleet, "s2", "25");
     let quarter = round(&fleet, &roots, "1.2.0");
     assert!(
         (4..=16).contains(&quarter.len()),
@@ -76,21 +79,7 @@ fn forty_workstations_through_staged_rollout_halt_signed_rollback_and_full_rollo
     assert_eq!(channel["in_rollout"], quarter.contains(&roots[0].1));
 
     // Raising the percentage only adds workstations.
-    fleet.set_channel(
-        "s3",
-        &[
-            "--tool",
-            TOOL,
-            "--channel",
-            "stable",
-            "--version",
-            "1.2.0",
-            "--previous",
-            "1.1.0",
-            "--rollout",
-            "50",
-        ],
-    );
+    staged(&fleet, "s3", "50");
     let half = round(&fleet, &roots, "1.2.0");
     assert!(
         quarter.is_subset(&half) && half.len() > quarter.len(),
@@ -98,37 +87,12 @@ fn forty_workstations_through_staged_rollout_halt_signed_rollback_and_full_rollo
     );
 
     // Halt: nobody new takes 1.2.0, nobody moves back.
-    fleet.set_channel(
-        "s4",
-        &[
-            "--tool",
-            TOOL,
-            "--channel",
-            "stable",
-            "--version",
-            "1.2.0",
-            "--previous",
-            "1.1.0",
-            "--rollout",
-            "0",
-        ],
-    );
+    staged(&fleet, "s4", "0");
     assert_eq!(round(&fleet, &roots, "1.2.0"), half);
 
     // A signed rollback to 1.1.0 brings them back; nobody else moves.
     let before: Vec<usize> = roots.iter().map(|(r, _)| activations(r, TOOL)).collect();
-    fleet.set_channel(
-        "s5",
-        &[
-            "--tool",
-            TOOL,
-            "--channel",
-            "stable",
-            "--version",
-            "1.1.0",
-            "--rollback",
-        ],
-    );
+    stable(&fleet, "s5", &["--version", "1.1.0", "--rollback"]);
     assert!(round(&fleet, &roots, "1.2.0").is_empty());
     for ((root, ws), count) in roots.iter().zip(before) {
         let moved = activations(root, TOOL) - count;
@@ -141,19 +105,7 @@ fn forty_workstations_through_staged_rollout_halt_signed_rollback_and_full_rollo
     }
 
     // At 100% every workstation takes 1.2.0.
-    fleet.set_channel(
-        "s6",
-        &[
-            "--tool",
-            TOOL,
-            "--channel",
-            "stable",
-            "--version",
-            "1.2.0",
-            "--rollout",
-            "100",
-        ],
-    );
+    stable(&fleet, "s6", &["--version", "1.2.0", "--rollout", "100"]);
     assert_eq!(round(&fleet, &roots, "1.2.0").len(), WORKSTATIONS);
 }
 

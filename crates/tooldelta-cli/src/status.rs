@@ -1,6 +1,7 @@
 //! `tooldelta status`: installed tools, kept releases, running updaters, and
 //! (with mirrors and keys) what the mirrors offer.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -74,16 +75,15 @@ fn line(t: &ToolStatus) -> String {
     }
     if let Some(c) = &t.channel {
         let side = if c.in_rollout { "in" } else { "outside" };
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             ", channel {} ({side} the rollout of {})",
             c.channel, c.offered
-        ));
+        );
     }
     if let Some(hold) = &t.hold {
-        s.push_str(&format!(
-            ", held at {}",
-            hold.version.as_deref().unwrap_or("nothing")
-        ));
+        let at = hold.version.as_deref().unwrap_or("nothing");
+        let _ = write!(s, ", held at {at}");
     }
     s
 }

@@ -83,11 +83,12 @@ pub fn decide(
         .filter(|(_, v)| !doc.is_withdrawn(v));
     let stay = installed.map(ToString::to_string);
     let (target, rollback) = match (candidate, installed) {
-        (None, _) => (stay, false),
         (Some((c, _)), None) => (Some(c.to_owned()), false),
         (Some((c, v)), Some(active)) if &v >= active => (Some(c.to_owned()), false),
         (Some((c, _)), Some(_)) if doc.rollback && inside => (Some(c.to_owned()), true),
-        (Some(_), Some(_)) => (stay, false),
+        // Nothing offered to this workstation, or lower without a signed
+        // rollback: it stays where it is.
+        _ => (stay, false),
     };
     ChannelDecision {
         channel: doc.channel.clone(),

@@ -274,13 +274,14 @@ impl UpdateError {
             | Self::NoMirror { .. }
             | Self::BadToolId { .. }
             | Self::UnknownTool { .. }
-            | Self::UnknownVersion { .. } => ErrorKind::Usage,
+            | Self::UnknownVersion { .. }
+            | Self::NotInRollout { .. }
+            | Self::Held { .. } => ErrorKind::Usage,
             Self::ManifestFetch { .. } => ErrorKind::Network,
             Self::Trust(_)
             | Self::VersionChanged { .. }
             | Self::Channel(_)
             | Self::Withdrawn { .. } => ErrorKind::Trust,
-            Self::NotInRollout { .. } | Self::Held { .. } => ErrorKind::Usage,
             Self::Fetch { source, .. } => source.kind(),
             Self::DiskFull { .. } => ErrorKind::DiskFull,
             Self::Io { .. } => ErrorKind::Io,

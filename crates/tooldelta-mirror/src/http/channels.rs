@@ -36,16 +36,16 @@ pub(crate) async fn channel(
                     tokio::task::spawn_blocking(move || store.import_channel(&doc, &trust))
                         .await
                         .map_err(ApiError::internal)?;
-                match imported {
-                    Ok(_) | Err(ChannelImportError::NotNewer { .. }) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "upstream channel refused; serving the stored one")
-                    }
+                if let Err(e) = imported
+                    && !matches!(e, ChannelImportError::NotNewer { .. })
+                {
+                    tracing::warn!(error = %e, "upstream channel refused; serving the stored one");
                 }
             }
             Ok(None) => {}
             Err(e) => {
-                tracing::warn!(error = %e, "upstream channel unavailable; serving the stored one")
+                let why = "upstream channel unavailable; serving the stored one";
+                tracing::warn!(error = %e, why);
             }
         }
     }
