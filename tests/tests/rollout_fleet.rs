@@ -178,6 +178,12 @@ fn a_held_tool_is_left_alone_by_update_all_and_release_notes_are_in_status() {
     let mine = tools.iter().find(|t| t["tool_id"] == TOOL).unwrap();
     assert_eq!(mine["release_notes"], notes);
     assert_eq!(mine["hold"]["version"], "1.0.0");
+    let mut check = vec!["check", TOOL];
+    check.extend_from_slice(&common);
+    check.push("--json");
+    let checked = tooldelta_str(&check).assert_success().json();
+    assert_eq!(checked["release_notes"], notes);
+    assert_eq!(checked["hold"]["version"], "1.0.0");
     let (_, content_type, _) = fleet.get(&format!("/api/v1/tools/{TOOL}/1.1.0/manifest.json"));
     assert_eq!(content_type, "application/json");
 

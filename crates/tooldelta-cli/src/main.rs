@@ -4,6 +4,7 @@
 //! exactly one JSON object. Exit codes per error class: see [`failure`].
 
 mod channel;
+mod check;
 mod config;
 mod engine;
 mod failure;
@@ -57,6 +58,8 @@ enum Command {
     Repair(repair::Args),
     /// Make a tool's previously active release active again.
     Rollback(rollback::Args),
+    /// What an update would do (version, delta, release notes, channel, hold), changing nothing.
+    Check(check::Args),
     /// Signed channel documents (HQ side).
     #[command(subcommand)]
     Channel(channel::Command),
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(&args, &ctx),
         Command::Repair(args) => repair::run(&args, &ctx),
         Command::Rollback(args) => rollback::run(&args, &ctx),
+        Command::Check(args) => check::run(&args, &ctx),
         Command::Channel(command) => channel::run(&command, &ctx),
         Command::Hold(args) => hold::hold(&args, &ctx),
         Command::Unhold(args) => hold::unhold(&args, &ctx),
