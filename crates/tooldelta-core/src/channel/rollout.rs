@@ -117,7 +117,17 @@ pub fn workstation_id(root: &Path, configured: Option<&str>) -> std::io::Result<
     let mut raw = [0u8; 16];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut raw);
     let id = hex::encode(raw);
-    fs_err::create_dir_all(root)?;
-    crate::fs::write_atomic(&path, format!("{id}\n").as_bytes())?;
-    Ok(id)
+    // Written complete under a temporary name, then linked into place only if
+    // no other process got there first: two first runs agree on one id.
+    let tmp = root.join(format!(".{WORKSTATION_ID_FILE}.{id}"));
+    crate::fs::write_atomic(&tmp, format!("{id}\n").as_bytes())?;
+    let linked = fs_err::hard_link(&tmp, &path);
+    let _ = fs_err::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(id),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok(fs_err::read_to_string(&path)?.trim().to_owned())
+        }
+        Err(e) => Err(e),
+    }
 }
