@@ -70,7 +70,9 @@ fn an_update_to_the_active_version_fetches_nothing() {
         .map(|r| r.path)
         .collect();
     assert!(
-        paths.iter().all(|p| p.ends_with("manifest.json")),
+        paths
+            .iter()
+            .all(|p| p.ends_with("manifest.json") || p.contains("/channels/")),
         "{paths:?}"
     );
 }

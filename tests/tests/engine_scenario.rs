@@ -68,7 +68,9 @@ impl Server {
                     .log()
                     .records()
                     .into_iter()
-                    .filter(|r| !r.path.ends_with("/manifest.json"))
+                    .filter(|r| {
+                        !r.path.ends_with("/manifest.json") && !r.path.contains("/channels/")
+                    })
                     .map(|r| r.path)
                     .collect();
                 (paths.len() as u64, Some(paths))
