@@ -308,6 +308,47 @@ bytes_saved: number,
  */
 files_to_remove: number, };
 
+export type ChannelDecision = { 
+/**
+ * The channel followed.
+ */
+channel: string, 
+/**
+ * Its `sequence`.
+ */
+sequence: number, 
+/**
+ * The version the channel offers.
+ */
+offered: string, 
+/**
+ * Whether this workstation is in the rollout of `offered`.
+ */
+in_rollout: boolean, 
+/**
+ * The version this workstation should run (`None`: nothing installed
+ * and nothing offered to it).
+ */
+target: string | null, 
+/**
+ * Whether reaching `target` is a signed rollback (the floor moves down).
+ */
+rollback: boolean, 
+/**
+ * The withdrawn versions (never installed).
+ */
+withdrawn: Array<string>, };
+
+export type Hold = { 
+/**
+ * The version the tool is held at (`None`: whatever is active).
+ */
+version: string | null, 
+/**
+ * RFC 3339 time the hold was set (`None` for a hold from the settings).
+ */
+at: string | null, };
+
 export type UpdateCheck = { 
 /**
  * The tool.
@@ -362,7 +403,19 @@ bytes_saved: number,
 /**
  * Files of the active release the new one drops.
  */
-files_to_remove: number, };
+files_to_remove: number, 
+/**
+ * The offered version's `release_notes` (signed; inert text, never HTML).
+ */
+release_notes: string | null, 
+/**
+ * What the tool's channel decided for this workstation, when one is published.
+ */
+channel: ChannelDecision | null, 
+/**
+ * The technician's hold, when the tool is held.
+ */
+hold: Hold | null, };
 
 export type RepairReport = { 
 /**
