@@ -59,6 +59,16 @@ fn offer_120(fleet: &Fleet, name: &str, sequence: &str, extra: &[&str]) -> Vec<u
     std::fs::read(fleet.channel_file(name, &args)).unwrap()
 }
 
+/// Sleeps until a channel document's `expires_at` has passed.
+fn sleep_past_expiry(file: &Path) {
+    let doc: ChannelDocument = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+    let expires: jiff::Timestamp = doc.expires_at.unwrap().parse().unwrap();
+    let left = expires.duration_since(jiff::Timestamp::now());
+    if let Ok(left) = std::time::Duration::try_from(left) {
+        std::thread::sleep(left + std::time::Duration::from_millis(100));
+    }
+}
+
 fn assert_refused(fleet: &Fleet, root: &Path, extra: &[&str], needles: &[&str]) {
     let out = fleet.update(root, "ws-1", extra);
     out.assert_failure();
@@ -148,7 +158,7 @@ fn a_channel_document_for_another_tool_is_refused() {
 fn an_expired_channel_document_is_refused() {
     let (fleet, root) = accepted();
     serve(&fleet, &offer_120(&fleet, "e", "11", &["--expires", "1s"]));
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    sleep_past_expiry(&fleet.path("e.channel.json"));
     assert_refused(&fleet, &root, &[], &["expired", "freeze"]);
 }
 
@@ -167,7 +177,7 @@ fn a_mirror_withholding_the_channel_cannot_outlive_its_expiry() {
             "--version",
             "1.1.0",
             "--expires",
-            "3s",
+            "8s",
         ],
     );
     let root = fleet.path("root");
@@ -180,7 +190,7 @@ fn a_mirror_withholding_the_channel_cannot_outlive_its_expiry() {
         "not `latest` (1.2.0) while withheld"
     );
     // … until it expires: then the client refuses to act on it.
-    std::thread::sleep(std::time::Duration::from_millis(3200));
+    sleep_past_expiry(&fleet.path("short.channel.json"));
     assert_refused(&fleet, &root, &[], &["expired"]);
 }
 

@@ -59,10 +59,15 @@ pub fn issue(
     now: Timestamp,
     key: &SigningKey,
 ) -> Result<ChannelDocument, IssueError> {
+    // Truncated to whole seconds: rounding up would extend a validity.
     let stamp = |t: Timestamp| {
-        t.round(jiff::Unit::Second)
-            .expect("rounding to seconds cannot overflow")
-            .to_string()
+        t.round(
+            jiff::TimestampRound::new()
+                .smallest(jiff::Unit::Second)
+                .mode(jiff::RoundMode::Trunc),
+        )
+        .expect("truncating to seconds cannot overflow")
+        .to_string()
     };
     let invalid = |cause: String| IssueError::Invalid {
         tool_id: req.tool_id.clone(),
