@@ -34,10 +34,10 @@ pub struct TargetArgs {
     #[arg(long, value_name = "N")]
     pub keep_releases: Option<usize>,
     /// The channel tools follow (default `stable`).
-    #[arg(long, env = "TOOLDELTA_CHANNEL", value_name = "NAME")]
+    #[arg(long, value_name = "NAME")]
     pub channel: Option<String>,
     /// This workstation's id for staged rollouts (default: generated once under the root).
-    #[arg(long, env = "TOOLDELTA_WORKSTATION_ID", value_name = "ID")]
+    #[arg(long, value_name = "ID")]
     pub workstation_id: Option<String>,
 }
 

@@ -42,10 +42,10 @@ pub struct Settings {
     /// Previous releases kept for rollback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_releases: Option<usize>,
-    /// The channel tools follow (`TOOLDELTA_CHANNEL`; default `stable`).
+    /// The channel tools follow (`--channel`; default `stable`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
-    /// The workstation's id for staged rollouts (`TOOLDELTA_WORKSTATION_ID`;
+    /// The workstation's id for staged rollouts (`--workstation-id`;
     /// default: generated once under the root).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workstation_id: Option<String>,
