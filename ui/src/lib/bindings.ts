@@ -375,6 +375,18 @@ manifest_hash: string,
  */
 signature: SignatureCheck, 
 /**
+ * The offered version's `release_notes` (signed; inert text, never HTML).
+ */
+release_notes: string | null, 
+/**
+ * What the tool's channel decided for this workstation, when one is published.
+ */
+channel: ChannelDecision | null, 
+/**
+ * The technician's hold, when the tool is held.
+ */
+hold: Hold | null, 
+/**
  * Files whose content must be downloaded.
  */
 files_to_fetch: number, 
@@ -403,19 +415,7 @@ bytes_saved: number,
 /**
  * Files of the active release the new one drops.
  */
-files_to_remove: number, 
-/**
- * The offered version's `release_notes` (signed; inert text, never HTML).
- */
-release_notes: string | null, 
-/**
- * What the tool's channel decided for this workstation, when one is published.
- */
-channel: ChannelDecision | null, 
-/**
- * The technician's hold, when the tool is held.
- */
-hold: Hold | null, };
+files_to_remove: number, };
 
 export type RepairReport = { 
 /**
