@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::channel::ChannelDecision;
 use crate::channel::local::Hold;
-use crate::events::ErrorInfo;
+use crate::error::ErrorInfo;
 use crate::signing::SignatureCheck;
 
 /// What `tooldelta update --json` prints.

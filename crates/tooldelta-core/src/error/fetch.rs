@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
+use super::ErrorInfo;
 use super::ErrorKind;
-use crate::events::ErrorInfo;
 use crate::explain::Cause;
 
 /// Why one file could not be fetched from one source (a URL).

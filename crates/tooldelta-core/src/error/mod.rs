@@ -3,14 +3,15 @@
 //! machine-readable class every layer reports.
 
 mod fetch;
+mod info;
 mod kind;
 
 use std::path::PathBuf;
 
 pub use fetch::{FetchClass, FetchError};
+pub use info::ErrorInfo;
 pub use kind::{ErrorKind, ExitClass};
 
-use crate::events::ErrorInfo;
 use crate::manifest::ManifestError;
 use crate::signing::TrustError;
 

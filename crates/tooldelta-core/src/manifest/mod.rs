@@ -33,8 +33,8 @@ pub const MAX_RELEASE_NOTES_BYTES: usize = 16 * 1024;
 /// writes numbers as IEEE doubles, exact only up to 2^53.
 pub const MAX_FILE_SIZE: u64 = 1 << 53;
 
-/// A parsed manifest. Nothing here is trusted yet: see
-/// [`crate::signing::VerifiedManifest`].
+/// A parsed manifest. Nothing here is trusted yet: the `signing` layer
+/// above turns it into a `VerifiedManifest` (the one gate).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// Always [`MANIFEST_VERSION`].
