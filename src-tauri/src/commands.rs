@@ -104,6 +104,8 @@ fn tool_view(engine: &Engine, state: &AppState, tool: ToolOverview) -> ToolView 
         releases: status.releases.clone(),
         updater_running: status.updater_running,
         held: false,
+        held_version: None,
+        release_notes: None,
         savings: savings(engine, &status.tool_id),
         run: state.runs.snapshot(&status.tool_id),
         check_error: status.check_error.clone(),
@@ -136,6 +138,9 @@ fn apply_check(view: &mut ToolView, check: UpdateCheck) {
     view.up_to_date = Some(check.up_to_date);
     view.signature = Some(check.signature);
     view.check_error = None;
+    view.held = check.hold.is_some();
+    view.held_version = check.hold.and_then(|h| h.version);
+    view.release_notes = check.release_notes;
     if !check.up_to_date {
         view.delta = Some(check.delta);
     }

@@ -119,10 +119,13 @@ pub struct ToolView {
     pub releases: Vec<String>,
     /// Whether some updater (this app or another process) holds the tool's lock.
     pub updater_running: bool,
-    /// Whether updates of the tool are held back (pinned, or paused by a
-    /// rollout). Always false until holds exist (the agent and rollout
-    /// issues); the screens already count and show it.
+    /// Whether a technician holds the tool (`tooldelta hold`): updates leave it alone.
     pub held: bool,
+    /// The version it is held at, when the hold names one.
+    pub held_version: Option<String>,
+    /// The offered version's signed `release_notes`: plain text, shown as text
+    /// (never rendered as HTML).
+    pub release_notes: Option<String>,
     /// Bytes saved and downloaded by its updates so far.
     pub savings: Savings,
     /// The run of this app on the tool, if any.

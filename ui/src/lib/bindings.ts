@@ -646,11 +646,18 @@ releases: Array<string>,
  */
 updater_running: boolean, 
 /**
- * Whether updates of the tool are held back (pinned, or paused by a
- * rollout). Always false until holds exist (the agent and rollout
- * issues); the screens already count and show it.
+ * Whether a technician holds the tool (`tooldelta hold`): updates leave it alone.
  */
 held: boolean, 
+/**
+ * The version it is held at, when the hold names one.
+ */
+held_version: string | null, 
+/**
+ * The offered version's signed `release_notes`: plain text, shown as text
+ * (never rendered as HTML).
+ */
+release_notes: string | null, 
 /**
  * Bytes saved and downloaded by its updates so far.
  */

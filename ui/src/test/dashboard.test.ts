@@ -22,6 +22,20 @@ describe('tools dashboard', () => {
     expect((update as HTMLButtonElement).disabled).toBe(false);
   });
 
+  it('shows signed release notes as inert text, and a hold', async () => {
+    const notes = '<img src=x onerror="alert(1)"><script>alert(2)</script>\n* fixed the chat template';
+    mockCommands({
+      app_info: () => appInfo(),
+      list_tools: () => [tool({ release_notes: notes, held: true, held_version: '1.0.0' })],
+    });
+    render(App);
+    const card = await screen.findByTestId('tool-card-llama-cpp');
+    const details = within(card).getByTestId('release-notes');
+    expect(details.querySelector('pre')?.textContent).toBe(notes);
+    expect(card.querySelector('script, img')).toBeNull();
+    expect(within(card).getByTestId('held').textContent).toBe('Held at 1.0.0');
+  });
+
   it('disables Update for a tool that is up to date', async () => {
     mockCommands({
       app_info: () => appInfo(),

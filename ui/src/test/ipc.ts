@@ -70,6 +70,8 @@ export function tool(overrides: Partial<ToolView> = {}): ToolView {
     releases: ['1.0.0'],
     updater_running: false,
     held: false,
+    held_version: null,
+    release_notes: null,
     savings: { last_saved: null, last_at: null, total_saved: 0, total_downloaded: 0 },
     run: null,
     check_error: null,
