@@ -42,7 +42,7 @@ fn check_listed(dir: &Path, file: &FileEntry) -> io::Result<FileCheck> {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(check),
         // A path through a deleted or replaced folder (ENOTDIR) is missing too.
-        Err(e) if e.raw_os_error() == Some(20) => return Ok(check),
+        Err(e) if e.kind() == io::ErrorKind::NotADirectory => return Ok(check),
         Err(e) => return Err(e),
     };
     check.status = FileStatus::Modified;
