@@ -10,27 +10,14 @@ use super::nginx::Nginx;
 use tooldelta_core::manifest::Manifest;
 use tooldelta_mirror::{ImportOptions, MirrorThread, ServeOptions, Store};
 
+pub use super::process::workspace_bin;
+
 pub const MIB: u64 = 1 << 20;
 pub const TOOL: &str = "llm";
 pub const NEW_TEMPLATE: &str = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] | trim }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
-pub fn workspace_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let mut dir = exe.parent().unwrap().to_owned();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir.join(name);
-    assert!(
-        path.is_file(),
-        "{} is not built: run `cargo build --workspace --bins`",
-        path.display()
-    );
-    path
 }
 
 pub fn check(cmd: &mut Command, what: &str) -> std::process::Output {
