@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages tooldelta's build and tests need, only when
 # something is missing, so repeated runs cost a `dpkg -s` and nothing more.
+# Extra Debian packages a target needs only for itself (mk/package.mk's
+# lintian, for one) can be named as arguments.
 set -euo pipefail
 
 packages=(
@@ -18,6 +20,7 @@ packages=(
   systemd util-linux
   # pip for scripts/requirements-test.txt (gguf-py for the chunk-delta tests)
   python3-pip
+  "$@"
 )
 
 missing=()

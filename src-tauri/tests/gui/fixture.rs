@@ -18,8 +18,15 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `target/debug`, where the workspace binaries are.
+/// Where `bin` finds the workspace binaries when set (the package test:
+/// `/usr/bin`, the installed packages').
+pub static BIN_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// `target/debug`, where the workspace binaries are (or `BIN_DIR`).
 pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = BIN_DIR.get() {
+        return dir.clone();
+    }
     let exe = std::env::current_exe().expect("test exe");
     // target/debug/deps/gui-<hash> → target/debug
     exe.parent()

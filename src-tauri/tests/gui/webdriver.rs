@@ -25,10 +25,21 @@ pub struct Element(String);
 impl Session {
     /// Opens the app `binary` with `args` through the driver on `port`.
     pub async fn start(port: u16, binary: &Path, args: &[&str]) -> Session {
-        let http = reqwest::Client::new();
-        let base = format!("http://127.0.0.1:{port}");
         let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {
             "application": binary, "args": args }}}});
+        Self::create(port, caps).await
+    }
+
+    /// A session on the app a driver on `port` is attached to
+    /// (`WebKitWebDriver --target`): it drives that process, starts none.
+    #[allow(dead_code)] // the package test's; this file is shared with it
+    pub async fn attach(port: u16) -> Session {
+        Self::create(port, json!({"capabilities": {"alwaysMatch": {}}})).await
+    }
+
+    async fn create(port: u16, caps: Value) -> Session {
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
         let v = send(
             &http,
             reqwest::Method::POST,

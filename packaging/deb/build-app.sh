@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds the desktop app's .deb with Tauri's bundler, in release mode:
+#
+#   packaging/deb/build-app.sh VERSION OUT_DIR
+#
+# Two steps so that `Depends:` is what the binary really links (dpkg-shlibdeps
+# on the release build, WebKitGTK's runtime among them) rather than a list kept
+# by hand: `tauri build --no-bundle`, then `tauri bundle --bundles deb`. The
+# bundler also marks the binary as installed from a .deb, which is how
+# tauri-plugin-updater knows to install updates with dpkg.
+set -euo pipefail
+
+version="$1" out_dir="$2"
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+tauri="$repo/packaging/tauri-cli/node_modules/.bin/tauri"
+arch="$(dpkg --print-architecture)"
+
+work="$repo/target/packages/work"
+mkdir -p "$work" "$out_dir"
+"$here/changelog.sh" tooldelta-app "$version" >"$work/changelog"
+
+cd "$repo/src-tauri"
+# The version is compiled in (the running app reports it); only the app crate rebuilds.
+"$tauri" build --ci --no-bundle --config "{\"version\": \"$version\"}"
+
+bin="$repo/target/release/tooldelta-app"
+depends="$("$here/shlibdeps.sh" "$bin")"
+# pkexec asks a desktop user for the admin password when the app installs its
+# own update (tauri-plugin-updater runs `pkexec dpkg -i`, then sudo).
+config="$(python3 -c 'import json,sys; print(json.dumps({"version": sys.argv[1], "bundle": {"linux": {"deb": {
+    "depends": [d.strip() for d in sys.argv[2].split(",") if d.strip()],
+    "recommends": ["pkexec"],
+    "changelog": sys.argv[3]}}}}))' "$version" "$depends" "$work/changelog")"
+"$tauri" bundle --ci --bundles deb --config "$config"
+
+deb="$repo/target/release/bundle/deb/tooldelta-app_${version}_${arch}.deb"
+cp "$deb" "$out_dir/"
+echo "$out_dir/$(basename "$deb")"
