@@ -3,6 +3,11 @@
 #
 #   packaging/deb/build-app.sh VERSION OUT_DIR
 #
+# TOOLDELTA_APP_UPDATE_PUBKEY_FILE (a `.key.pub` from `tauri signer generate`)
+# builds that key in as the self-updater's (`plugins.updater.pubkey`); without
+# it the app needs --app-update-pubkey / TOOLDELTA_APP_UPDATE_PUBKEY to update
+# itself (docs/packages.md).
+#
 # Two steps so that `Depends:` is what the binary really links (dpkg-shlibdeps
 # on the release build, WebKitGTK's runtime among them) rather than a list kept
 # by hand: `tauri build --no-bundle`, then `tauri bundle --bundles deb`. The
@@ -20,9 +25,15 @@ work="$repo/target/packages/work"
 mkdir -p "$work" "$out_dir"
 "$here/changelog.sh" tooldelta-app "$version" >"$work/changelog"
 
+# The version and the key are compiled in (the running app reports its
+# version); changing them rebuilds only the app crate.
+build_config="$(python3 -c 'import json,sys
+config = {"version": sys.argv[1]}
+if sys.argv[2]:
+    config["plugins"] = {"updater": {"pubkey": open(sys.argv[2]).read().strip()}}
+print(json.dumps(config))' "$version" "${TOOLDELTA_APP_UPDATE_PUBKEY_FILE:-}")"
 cd "$repo/src-tauri"
-# The version is compiled in (the running app reports it); only the app crate rebuilds.
-"$tauri" build --ci --no-bundle --config "{\"version\": \"$version\"}"
+"$tauri" build --ci --no-bundle --config "$build_config"
 
 bin="$repo/target/release/tooldelta-app"
 depends="$("$here/shlibdeps.sh" "$bin")"
