@@ -15,7 +15,7 @@
 # tauri-plugin-updater knows to install updates with dpkg.
 set -euo pipefail
 
-version="$1" out_dir="$2"
+version="$1" out_dir="$(mkdir -p "$2" && cd "$2" && pwd)"
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 tauri="$repo/packaging/tauri-cli/node_modules/.bin/tauri"
@@ -36,10 +36,16 @@ cd "$repo/src-tauri"
 "$tauri" build --ci --no-bundle --config "$build_config"
 
 bin="$repo/target/release/tooldelta-app"
+# What dh_strip does: the release profile keeps line tables for backtraces in
+# development; the package ships without them (strip rewrites the file, so
+# cargo's own copy in deps/ keeps them).
+strip --strip-unneeded --remove-section=.comment --remove-section=.note "$bin"
 depends="$("$here/shlibdeps.sh" "$bin")"
 # pkexec asks a desktop user for the admin password when the app installs its
 # own update (tauri-plugin-updater runs `pkexec dpkg -i`, then sudo).
-config="$(python3 -c 'import json,sys; print(json.dumps({"version": sys.argv[1], "bundle": {"linux": {"deb": {
+# Tauri writes `publisher` as the package's Maintainer.
+config="$(python3 -c 'import json,sys; print(json.dumps({"version": sys.argv[1], "bundle": {
+    "publisher": "tooldelta maintainers <maintainers@tooldelta.dev>", "linux": {"deb": {
     "depends": [d.strip() for d in sys.argv[2].split(",") if d.strip()],
     "recommends": ["pkexec"],
     "changelog": sys.argv[3]}}}}))' "$version" "$depends" "$work/changelog")"
