@@ -29,7 +29,8 @@ pub fn deb(dir: &Path, name: &str) -> PathBuf {
         .map(|e| e.expect("dir entry").path())
         .filter(|p| {
             let file = p.file_name().and_then(|f| f.to_str()).unwrap_or_default();
-            file.starts_with(&format!("{name}_")) && file.ends_with(".deb")
+            file.starts_with(&format!("{name}_"))
+                && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("deb"))
         })
         .collect();
     assert_eq!(
