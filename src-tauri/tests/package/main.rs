@@ -229,7 +229,7 @@ async fn the_packaged_app_lists_tools_and_updates_itself_to_the_next_signed_vers
         "the binary changed"
     );
     assert!(system::alive(old), "N stopped after the refusal");
-    s.wait_text(&card, "N still answers", |t| t == "1.1.0")
+    s.wait_text(".version", "N answers", |t| t == format!("v{n}"))
         .await;
 
     // The release script signs and imports N+1; N installs it and restarts.
@@ -258,6 +258,8 @@ async fn the_packaged_app_lists_tools_and_updates_itself_to_the_next_signed_vers
     let (attached, aport) = attach_driver(new, &display, &logs.join("package-next.log"));
     let s = Session::attach(aport).await;
     s.wait_text(&card, "N+1 lists the tools", |t| t == "1.1.0")
+        .await;
+    s.wait_text(".version", "N+1 in the header", |t| t == format!("v{next}"))
         .await;
     s.click(&s.wait_for("[data-testid=\"nav-settings\"]").await)
         .await;
