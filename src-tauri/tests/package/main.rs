@@ -222,6 +222,8 @@ async fn the_packaged_app_lists_tools_and_updates_itself_to_the_next_signed_vers
         })
         .await;
     assert!(err.contains("integrity"), "{err}");
+    s.exec("document.querySelector('[data-testid=\"app-update\"]').scrollIntoView(); return true;")
+        .await;
     s.screenshot("package-n-bad-signature").await;
     assert_eq!(system::installed_version("tooldelta-app"), Some(n.clone()));
     assert!(
