@@ -56,7 +56,8 @@ lint-packages: ## lintian on the built packages: no errors allowed
 release: package-app ## sign the app's .deb for the self-updater (RELEASE_KEY) and import it into RELEASE_STORE
 	@[ -n "$(RELEASE_KEY)" ] && [ -n "$(RELEASE_STORE)" ] || { \
 	  echo "release: set RELEASE_KEY=secret key file (docs/packages.md) and RELEASE_STORE=mirror store" >&2; exit 2; }
-	$(CARGO) build --release -p tooldelta-mirror
+	@# The same build as package-headless (same features: nothing recompiles).
+	$(CARGO) build --release -p tooldelta-cli -p tooldelta-mirror
 	packaging/release-app.sh $(APP_DEB) $(APP_VERSION) '$(RELEASE_KEY)' '$(RELEASE_STORE)' '$(RELEASE_NOTES)'
 
 test-package: package ## install the packages here (root), check units and the app, self-update N → N+1 in a real window
