@@ -91,6 +91,9 @@ pub struct RunSnapshot {
     pub files_verified: u64,
     /// Unix time (ms) the run started.
     pub started_ms: u64,
+    /// While the run waits on a site mirror still fetching a file from its
+    /// upstream: how far that fetch has come, in percent.
+    pub upstream_percent: Option<u64>,
 }
 
 /// One installed tool, as the dashboard draws it.

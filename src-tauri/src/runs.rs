@@ -100,6 +100,7 @@ impl Runs {
                     bytes_per_sec: 0,
                     files_verified: 0,
                     started_ms: now_ms(),
+                    upstream_percent: None,
                 },
             },
         );
@@ -173,8 +174,22 @@ impl Runs {
                 s.bytes_done = s.bytes_done.max(*bytes_done);
                 s.bytes_total = *bytes_total;
                 s.bytes_per_sec = *bytes_per_sec;
+                // Bytes flow again: the site mirror has the file.
+                s.upstream_percent = None;
             }
-            Event::FileVerified { .. } => s.files_verified += 1,
+            Event::MirrorFetching {
+                bytes_done, size, ..
+            } => {
+                let progress = tooldelta_core::pending::UpstreamProgress {
+                    received: *bytes_done,
+                    total: Some(*size),
+                };
+                s.upstream_percent = Some(progress.percent().unwrap_or(100));
+            }
+            Event::FileVerified { .. } => {
+                s.files_verified += 1;
+                s.upstream_percent = None;
+            }
             Event::FileStarted { .. }
             | Event::FileProgress { .. }
             | Event::FileFailed { .. }

@@ -129,6 +129,19 @@ impl Renderer {
                     bar.set_position(*bytes_done);
                 }
             }
+            Event::MirrorFetching {
+                path,
+                bytes_done,
+                size,
+                ..
+            } => {
+                if let Some(bar) = self.files.lock().expect("not poisoned").get(path) {
+                    bar.set_message(format!(
+                        "{path} ({})",
+                        mirror_fetching_words(*bytes_done, *size)
+                    ));
+                }
+            }
             Event::FileVerified { path, .. } => {
                 if let Some(bar) = self.files.lock().expect("not poisoned").remove(path) {
                     bar.finish_and_clear();
@@ -182,6 +195,17 @@ impl Renderer {
                 say!("  fetching {path} ({})", ByteSize::b(*size));
             }
             Event::FileVerified { path, .. } => say!("  verified {path}"),
+            Event::MirrorFetching {
+                path,
+                mirror,
+                upstream,
+                bytes_done,
+                size,
+                ..
+            } => say!(
+                "  {path}: {} ({mirror} from {upstream})",
+                mirror_fetching_words(*bytes_done, *size)
+            ),
             Event::FileFailed {
                 path,
                 error,
@@ -233,6 +257,20 @@ impl Reporter for Renderer {
 fn failed_line(path: &str, message: &str, will_retry: bool) -> String {
     let next = if will_retry { " (trying again)" } else { "" };
     format!("  {path}: {message}{next}")
+}
+
+/// `site mirror fetching from upstream: 37 %`, the same words on bars and lines.
+fn mirror_fetching_words(bytes_done: u64, size: u64) -> String {
+    let percent = tooldelta_core::pending::UpstreamProgress {
+        received: bytes_done,
+        total: Some(size),
+    }
+    .percent()
+    .unwrap_or(100);
+    format!(
+        "site mirror fetching from upstream: {percent} % of {}",
+        ByteSize::b(size)
+    )
 }
 
 fn phase_word(phase: Phase) -> &'static str {

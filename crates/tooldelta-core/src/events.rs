@@ -100,6 +100,24 @@ pub enum Event {
         /// The file's size.
         size: u64,
     },
+    /// A site mirror is still fetching this file from its upstream (it
+    /// serves only content it has verified): the run waits while that fetch
+    /// advances. Sent at each of the mirror's "in progress" answers (about
+    /// every two seconds).
+    MirrorFetching {
+        /// The tool.
+        tool_id: String,
+        /// Path in the release.
+        path: String,
+        /// The site mirror (scheme, host and port).
+        mirror: String,
+        /// Its upstream, as the site mirror names it.
+        upstream: String,
+        /// Bytes the site mirror has received from upstream.
+        bytes_done: u64,
+        /// The file's size.
+        size: u64,
+    },
     /// A file's SHA-256 and size matched.
     FileVerified {
         /// The tool.

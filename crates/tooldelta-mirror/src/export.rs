@@ -26,6 +26,7 @@ use serde::Serialize;
 use tooldelta_core::api;
 use tooldelta_core::manifest::{Manifest, check_path};
 
+pub use crate::export_subset::Selection;
 use crate::store::{Store, fsutil, to_json_bytes};
 
 /// What an export wrote.
@@ -81,6 +82,14 @@ pub enum ExportError {
         /// Why.
         cause: String,
     },
+    /// `export --tool/--version` named something the store does not hold.
+    #[error("{tool_id}{}: not in the store, nothing exported", version.as_deref().map(|v| format!(" {v}")).unwrap_or_default())]
+    NotInStore {
+        /// The tool.
+        tool_id: String,
+        /// The version, when one was named.
+        version: Option<String>,
+    },
     /// A tool id that would collide with the export's own `index.json`.
     #[error("tool id {0:?} collides with the catalog file index.json and cannot be exported")]
     ReservedToolId(String),
@@ -104,12 +113,23 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ExportError + '_ {
 
 /// Writes the static tree of `store` into `out`.
 pub fn export(store: &Store, out: &Path) -> Result<ExportReport, ExportError> {
+    export_selected(store, out, &Selection::all())
+}
+
+/// Writes the static tree of what `selection` names into `out`: only those
+/// tools and versions, their blobs and chunk indexes, and the tools' channel
+/// documents (a subset bundle for `import --from-export`).
+pub fn export_selected(
+    store: &Store,
+    out: &Path,
+    selection: &Selection,
+) -> Result<ExportReport, ExportError> {
+    let catalog = selection.apply(store.catalog().map_err(io_err(store.root()))?)?;
     fs_err::create_dir_all(out).map_err(io_err(out))?;
     let out = fs_err::canonicalize(out).map_err(io_err(out))?;
     let scratch = out.join(".tmp");
     fs_err::create_dir_all(&scratch).map_err(io_err(&scratch))?;
     let mut report = ExportReport::default();
-    let catalog = store.catalog().map_err(io_err(store.root()))?;
     let tools_root = out.join(api::TOOLS);
     let mut blobs = BTreeSet::new();
     for index in &catalog {

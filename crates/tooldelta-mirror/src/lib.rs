@@ -10,17 +10,20 @@
 pub mod app;
 mod conn;
 pub mod export;
+mod export_subset;
 mod http;
 pub mod metrics;
+pub mod prefetch;
 mod singleflight;
 pub mod store;
 pub mod upstream;
 
 pub use conn::{ConnectionOptions, NofileLimit, raise_nofile_limit};
-pub use export::{ExportError, ExportReport, export};
+pub use export::{ExportError, ExportReport, Selection, export, export_selected};
 pub use http::{MirrorThread, RunningMirror, ServeError, ServeOptions, TlsFiles, serve};
+pub use prefetch::{PrefetchError, PrefetchOptions, PrefetchReport, prefetch};
 pub use store::{
-    ChannelImport, ChannelImportError, ImportError, ImportOptions, ImportReport, ManifestOutcome,
+    BundleError, BundleReport, ChannelImport, ChannelImportError, ImportError, ImportOptions, ImportReport, ManifestOutcome,
     Store, StoreError, ToolIndex, VersionSel,
 };
 

@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tooldelta_core::signing::TrustStore;
 use tooldelta_mirror::app::AppReleaseInput;
 use tooldelta_mirror::{ConnectionOptions, ImportOptions, ServeOptions, Store, TlsFiles};
+
+mod site_commands;
+use site_commands::{import_bundle, prefetch, selection};
 
 #[derive(Parser)]
 #[command(
@@ -36,7 +39,10 @@ enum Command {
     ImportApp(ImportAppArgs),
     /// Add a signed channel document (`tooldelta channel set`); an older one is refused.
     ImportChannel(ImportChannelArgs),
+    /// Pull a tool's versions (manifests and every blob) from an upstream into the store.
+    Prefetch(site_commands::PrefetchArgs),
 }
+
 
 #[derive(Args)]
 struct ImportChannelArgs {
@@ -60,11 +66,15 @@ struct ImportArgs {
     #[arg(long)]
     store: PathBuf,
     /// The signed manifest.
-    #[arg(long)]
-    manifest: PathBuf,
+    #[arg(long, required_unless_present = "from_export", requires = "tool_dir")]
+    manifest: Option<PathBuf>,
     /// The tool folder the manifest describes.
-    #[arg(long)]
-    tool_dir: PathBuf,
+    #[arg(long, requires = "manifest")]
+    tool_dir: Option<PathBuf>,
+    /// Instead: every version of an export tree (`export [--tool ID]`), each
+    /// manifest and blob checked as above.
+    #[arg(long, conflicts_with_all = ["manifest", "tool_dir", "replace"])]
+    from_export: Option<PathBuf>,
     /// Require a valid signature by one of these public keys (SPKI PEM).
     #[arg(long)]
     trust: Vec<PathBuf>,
@@ -170,13 +180,20 @@ fn seconds(text: &str) -> Result<Seconds, String> {
 }
 
 #[derive(Args)]
-struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// The store folder.
     #[arg(long)]
     store: PathBuf,
     /// The output folder (same filesystem as the store).
     #[arg(long)]
     out: PathBuf,
+    /// Export only this tool (repeat for several); `--version` after it
+    /// narrows it to those versions.
+    #[arg(long = "tool")]
+    pub(crate) tools: Vec<String>,
+    /// A version of the `--tool` before it (repeat for several).
+    #[arg(long = "version", requires = "tools")]
+    pub(crate) versions: Vec<String>,
     /// Print the report as one JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -214,9 +231,14 @@ struct ImportAppArgs {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_logs(&cli.log_format);
-    if let Err(e) = run(cli.command) {
+    let result = match cli.command {
+        Command::Export(args) => export(&args, matches.subcommand_matches("export")),
+        command => run(command),
+    };
+    if let Err(e) = result {
         eprintln!("tooldelta-mirror: error: {e:#}");
         std::process::exit(1);
     }
@@ -239,9 +261,10 @@ fn run(command: Command) -> Result<()> {
     match command {
         Command::Import(args) => import(&args),
         Command::Serve(args) => serve(args),
-        Command::Export(args) => export(&args),
+        Command::Export(args) => export(&args, None),
         Command::ImportApp(args) => import_app(&args),
         Command::ImportChannel(args) => import_channel(&args),
+        Command::Prefetch(args) => prefetch(&args),
     }
 }
 
@@ -278,9 +301,15 @@ fn import(args: &ImportArgs) -> Result<()> {
         replace: args.replace,
         chunks_dir: args.chunks_dir.clone(),
     };
+    if let Some(bundle) = &args.from_export {
+        return import_bundle(&store, bundle, &opts, args.json);
+    }
+    let (Some(manifest), Some(tool_dir)) = (&args.manifest, &args.tool_dir) else {
+        bail!("import needs --manifest FILE --tool-dir DIR, or --from-export DIR");
+    };
     let report = store
-        .import_file(&args.manifest, &args.tool_dir, &opts)
-        .with_context(|| format!("importing {}", args.manifest.display()))?;
+        .import_file(manifest, tool_dir, &opts)
+        .with_context(|| format!("importing {}", manifest.display()))?;
     eprintln!(
         "imported {} {}: {} files, {} new blobs ({} bytes), {} already stored, manifest {:?}, signature {:?}",
         report.tool_id,
@@ -298,9 +327,10 @@ fn import(args: &ImportArgs) -> Result<()> {
     Ok(())
 }
 
-fn export(args: &ExportArgs) -> Result<()> {
+fn export(args: &ExportArgs, matches: Option<&ArgMatches>) -> Result<()> {
     let store = open_existing(&args.store)?;
-    let report = tooldelta_mirror::export(&store, &args.out)?;
+    let selection = selection(args, matches)?;
+    let report = tooldelta_mirror::export_selected(&store, &args.out, &selection)?;
     eprintln!(
         "exported {} tools, {} versions, {} blobs, {} file links into {}",
         report.tools,

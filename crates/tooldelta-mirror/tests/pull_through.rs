@@ -82,12 +82,25 @@ async fn metric(mirror: &RunningMirror, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("{name} missing in:\n{text}"))
 }
 
+/// The answer for a blob still on its way from upstream: 503, `Retry-After`,
+/// progress and the upstream named, and never the blob's immutable ETag.
+fn assert_still_fetching(resp: &reqwest::Response, upstream_url: &str) {
+    let h = resp.headers();
+    assert_eq!(h["retry-after"], "1");
+    let progress = h["tooldelta-upstream-progress"].to_str().unwrap();
+    let parsed = tooldelta_core::pending::UpstreamProgress::parse(progress).unwrap();
+    assert_eq!(parsed.received, 0, "{progress}: the gate holds the upstream's answer");
+    assert_eq!(h["tooldelta-upstream"], upstream_url);
+    assert!(h.get("etag").is_none(), "no ETag on an answer that is not the blob");
+}
+
 fn leftover_temp_files(store: &std::path::Path) -> usize {
     std::fs::read_dir(store.join("tmp")).unwrap().count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sixteen_concurrent_requests_for_a_missing_blob_cost_the_upstream_one_fetch() {
+async fn sixteen_concurrent_requests_for_a_missing_blob_are_told_it_is_coming_and_cost_the_upstream_one_fetch()
+ {
     let blob = noise(16, 3 << 20);
     let hex = sha256(&blob);
     let (upstream_url, upstream, open) =
@@ -98,10 +111,18 @@ async fn sixteen_concurrent_requests_for_a_missing_blob_cost_the_upstream_one_fe
 
     let clients: Vec<_> = (0..16)
         .map(|_| {
-            let (c, url) = (client(), url.clone());
+            let (c, url, upstream_url) = (client(), url.clone(), upstream_url.clone());
             tokio::spawn(async move {
-                let resp = c.get(&url).send().await.unwrap();
-                (resp.status(), resp.bytes().await.unwrap())
+                let mut told = 0;
+                loop {
+                    let resp = c.get(&url).send().await.unwrap();
+                    if resp.status() != StatusCode::SERVICE_UNAVAILABLE {
+                        return (resp.status(), resp.bytes().await.unwrap(), told);
+                    }
+                    assert_still_fetching(&resp, &upstream_url);
+                    told += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
             })
         })
         .collect();
@@ -113,11 +134,14 @@ async fn sixteen_concurrent_requests_for_a_missing_blob_cost_the_upstream_one_fe
         assert!(waited < 2000, "the 16 clients never all reached the mirror");
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+    // Past the mirror's hold: each has been told the blob is on its way.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     open.send(true).unwrap();
     for task in clients {
-        let (status, body) = task.await.unwrap();
+        let (status, body, told) = task.await.unwrap();
         assert_eq!(status, StatusCode::OK);
         assert!(body == blob, "a client got other bytes");
+        assert!(told > 0, "a client was held silently past the hold");
     }
     assert_eq!(
         upstream.requests.load(Ordering::SeqCst),

@@ -20,6 +20,11 @@ pub struct RealMirror {
 impl RealMirror {
     /// Starts the mirror over `store` (created) and waits for `/healthz`.
     pub fn start(store: &Path) -> Self {
+        Self::start_with(store, &[])
+    }
+
+    /// [`RealMirror::start`] with more `serve` arguments (`--upstream URL`, …).
+    pub fn start_with(store: &Path, extra: &[&str]) -> Self {
         std::fs::create_dir_all(store.join("blobs")).unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -31,6 +36,7 @@ impl RealMirror {
                 .args(["serve", "--store"])
                 .arg(store)
                 .args(["--listen", &format!("127.0.0.1:{port}")])
+                .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
         );

@@ -115,6 +115,30 @@ bytes_done: number,
 /**
  * The file's size.
  */
+size: number, } | { "event": "mirror_fetching", 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * Path in the release.
+ */
+path: string, 
+/**
+ * The site mirror (scheme, host and port).
+ */
+mirror: string, 
+/**
+ * Its upstream, as the site mirror names it.
+ */
+upstream: string, 
+/**
+ * Bytes the site mirror has received from upstream.
+ */
+bytes_done: number, 
+/**
+ * The file's size.
+ */
 size: number, } | { "event": "file_verified", 
 /**
  * The tool.
@@ -598,7 +622,12 @@ files_verified: number,
 /**
  * Unix time (ms) the run started.
  */
-started_ms: number, };
+started_ms: number, 
+/**
+ * While the run waits on a site mirror still fetching a file from its
+ * upstream: how far that fetch has come, in percent.
+ */
+upstream_percent: number | null, };
 
 export type ToolView = { 
 /**

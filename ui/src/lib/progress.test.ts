@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Event, UpdateReport } from './bindings';
-import { EventBatcher, isFinished, newRun, reduce } from './progress';
+import { EventBatcher, isFinished, newRun, reduce, upstreamWaitText } from './progress';
 
 const report: UpdateReport = {
   tool_id: 't',
@@ -58,6 +58,29 @@ describe('reduce', () => {
     s = reduce(s, { event: 'progress', tool_id: 't', bytes_done: 80, bytes_total: 100, bytes_per_sec: 1 });
     s = reduce(s, { event: 'progress', tool_id: 't', bytes_done: 40, bytes_total: 100, bytes_per_sec: 1 });
     expect(s.bytesDone).toBe(80);
+  });
+
+  it("shows a site mirror's upstream progress while the run waits, and drops it once bytes flow", () => {
+    const waiting: Event = {
+      event: 'mirror_fetching',
+      tool_id: 't',
+      path: 'model.gguf',
+      mirror: 'http://site:8080',
+      upstream: 'https://hq',
+      bytes_done: 37,
+      size: 100,
+    };
+    let s = reduce(newRun('t', 'update'), { event: 'phase', tool_id: 't', phase: 'fetch' });
+    expect(upstreamWaitText(s)).toBeNull();
+    s = reduce(s, waiting);
+    expect(s.currentFile).toBe('model.gguf');
+    expect(upstreamWaitText(s)).toBe('Site mirror fetching from upstream: 37 %');
+    s = reduce(s, { ...waiting, bytes_done: 99 });
+    expect(upstreamWaitText(s)).toBe('Site mirror fetching from upstream: 99 %');
+    s = reduce(s, { event: 'progress', tool_id: 't', bytes_done: 10, bytes_total: 100, bytes_per_sec: 5 });
+    expect(upstreamWaitText(s)).toBeNull();
+    s = reduce(reduce(s, waiting), { event: 'file_verified', tool_id: 't', path: 'model.gguf' });
+    expect(s.upstreamWait).toBeNull();
   });
 
   it('keeps the error of a failed run', () => {

@@ -10,6 +10,15 @@ export interface FileFailure {
   willRetry: boolean;
 }
 
+/** A site mirror still fetching a file from its upstream while the run waits. */
+export interface UpstreamWait {
+  path: string;
+  mirror: string;
+  upstream: string;
+  bytesDone: number;
+  size: number;
+}
+
 export interface RunState {
   toolId: string;
   operation: Operation;
@@ -20,6 +29,7 @@ export interface RunState {
   filesStarted: number;
   filesVerified: number;
   currentFile: string | null;
+  upstreamWait: UpstreamWait | null;
   bytesDone: number;
   bytesTotal: number;
   bytesPerSec: number;
@@ -42,6 +52,7 @@ export function newRun(toolId: string, operation: Operation, nowMs = Date.now())
     filesStarted: 0,
     filesVerified: 0,
     currentFile: null,
+    upstreamWait: null,
     bytesDone: 0,
     bytesTotal: 0,
     bytesPerSec: 0,
@@ -70,9 +81,23 @@ export function reduce(state: RunState, event: Event, nowMs = Date.now()): RunSt
       return { ...state, phase: event.phase };
     case 'file_started':
       return { ...state, filesStarted: state.filesStarted + 1, currentFile: event.path };
+    case 'mirror_fetching':
+      return {
+        ...state,
+        currentFile: event.path,
+        upstreamWait: {
+          path: event.path,
+          mirror: event.mirror,
+          upstream: event.upstream,
+          bytesDone: event.bytes_done,
+          size: event.size,
+        },
+      };
     case 'progress':
       return {
         ...state,
+        // Bytes flow again: the site mirror has the file.
+        upstreamWait: null,
         // Progress is lossy and may arrive out of step with retries: never go back.
         bytesDone: Math.max(state.bytesDone, event.bytes_done),
         bytesTotal: event.bytes_total,
@@ -81,7 +106,11 @@ export function reduce(state: RunState, event: Event, nowMs = Date.now()): RunSt
     case 'file_progress':
       return state.currentFile === event.path ? state : { ...state, currentFile: event.path };
     case 'file_verified':
-      return { ...state, filesVerified: state.filesVerified + 1 };
+      return {
+        ...state,
+        filesVerified: state.filesVerified + 1,
+        upstreamWait: state.upstreamWait?.path === event.path ? null : state.upstreamWait,
+      };
     case 'file_failed':
       return {
         ...state,
@@ -98,11 +127,27 @@ export function reduce(state: RunState, event: Event, nowMs = Date.now()): RunSt
         bytesDone: Math.max(state.bytesDone, state.bytesTotal),
         bytesPerSec: 0,
         currentFile: null,
+        upstreamWait: null,
         finishedMs: nowMs,
       };
     case 'failed':
-      return { ...state, error: event.error, bytesPerSec: 0, currentFile: null, finishedMs: nowMs };
+      return {
+        ...state,
+        error: event.error,
+        bytesPerSec: 0,
+        currentFile: null,
+        upstreamWait: null,
+        finishedMs: nowMs,
+      };
   }
+}
+
+/** `Site mirror fetching from upstream: 37 %`, or null when the run is not waiting on one. */
+export function upstreamWaitText(state: RunState): string | null {
+  const wait = state.upstreamWait;
+  if (!wait) return null;
+  const pct = wait.size > 0 ? Math.min(100, Math.floor((wait.bytesDone / wait.size) * 100)) : 100;
+  return `Site mirror fetching from upstream: ${pct} %`;
 }
 
 /** Whether the run has ended (with a report or an error). */

@@ -69,9 +69,29 @@ describe('tools dashboard', () => {
 
     sendOnChannel(channel, [
       { event: 'phase', tool_id: 'llama-cpp', phase: 'fetch' },
-      { event: 'progress', tool_id: 'llama-cpp', bytes_done: 12 * 1024, bytes_total: 24 * 1024, bytes_per_sec: 1024 },
+      {
+        event: 'mirror_fetching',
+        tool_id: 'llama-cpp',
+        path: 'model.gguf',
+        mirror: 'http://site:8080',
+        upstream: 'https://hq',
+        bytes_done: 37,
+        size: 100,
+      },
     ]);
     const progress = await within(card).findByTestId('run-progress');
+    // A cold site mirror: the card says what the run waits for.
+    await waitFor(() =>
+      expect(within(progress).getByTestId('run-upstream-wait').textContent?.trim()).toBe(
+        'Site mirror fetching from upstream: 37 %',
+      ),
+    );
+    sendOnChannel(
+      channel,
+      [{ event: 'progress', tool_id: 'llama-cpp', bytes_done: 12 * 1024, bytes_total: 24 * 1024, bytes_per_sec: 1024 }],
+      2,
+    );
+    await waitFor(() => expect(within(progress).queryByTestId('run-upstream-wait')).toBeNull());
     await waitFor(() => expect(within(progress).getByTestId('run-phase').textContent).toBe('Downloading'));
     expect(within(progress).getByRole('progressbar').getAttribute('aria-valuenow')).toBe('50');
     expect(within(progress).getByTestId('run-bytes').textContent).toBe('12 KiB of 24 KiB');

@@ -27,12 +27,12 @@ export function mockCommands(handlers: Record<string, Handler>): Calls {
   return calls;
 }
 
-/** Delivers `messages` on a channel the UI handed to a command. */
-export function sendOnChannel(channel: unknown, messages: unknown[]): void {
+/** Delivers `messages` on a channel the UI handed to a command (indices from `firstIndex`: a later batch continues the count). */
+export function sendOnChannel(channel: unknown, messages: unknown[], firstIndex = 0): void {
   const id = (channel as Channel<unknown>).id;
   const internals = (window as unknown as { __TAURI_INTERNALS__: { runCallback: (id: number, data: unknown) => void } })
     .__TAURI_INTERNALS__;
-  messages.forEach((message, index) => internals.runCallback(id, { message, index }));
+  messages.forEach((message, index) => internals.runCallback(id, { message, index: firstIndex + index }));
 }
 
 export const settings = {

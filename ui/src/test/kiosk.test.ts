@@ -17,6 +17,7 @@ function snapshot(done: number): RunSnapshot {
     bytes_per_sec: 100 * 1024 ** 2,
     files_verified: 1,
     started_ms: 0,
+    upstream_percent: null,
   };
 }
 
@@ -86,6 +87,19 @@ describe('kiosk mode', () => {
     // Finished: no strip, the tool is back among the tiles.
     await waitFor(() => expect(screen.queryByTestId('kiosk-running')).toBeNull(), { timeout: 3000 });
     expect(within(screen.getByTestId('kiosk-list')).getByTestId('kiosk-tool-llama-cpp')).toBeTruthy();
+  });
+
+  it("says when a run waits on its site mirror's upstream fetch", async () => {
+    mockCommands({
+      app_info: () => appInfo(true),
+      list_tools: () => [tool()],
+      runs: () => [{ ...snapshot(0), upstream_percent: 37 }],
+    });
+    const store = createStore();
+    await store.init();
+    render(Kiosk, { store, listEveryMs: 60_000 });
+    const strip = await screen.findByTestId('kiosk-running', {}, { timeout: 3000 });
+    expect(within(strip).getByTestId('kiosk-run-upstream').textContent).toBe('Site mirror fetching from upstream: 37 %');
   });
 
   it('pages through thirty tools by itself, attention first, every tool within one cycle', async () => {

@@ -88,6 +88,33 @@ pub enum FetchError {
         /// What is wrong with it.
         cause: String,
     },
+    /// A site mirror is fetching the content from its upstream, and that
+    /// fetch made no progress for the stall timeout.
+    #[error(
+        "site mirror {url} is fetching this from its upstream {upstream}, which made no progress for {secs} s (at {received} of {size} bytes)"
+    )]
+    UpstreamStalled {
+        /// The URL asked (which names the site mirror).
+        url: String,
+        /// The site mirror's upstream, as it names it.
+        upstream: String,
+        /// How long the fetch showed no progress.
+        secs: u64,
+        /// Bytes the site mirror had received from upstream.
+        received: u64,
+        /// The file's size.
+        size: u64,
+    },
+    /// A site mirror could not fetch the content from its upstream.
+    #[error("site mirror {url} could not fetch this from its upstream {upstream}: {cause}")]
+    UpstreamFailed {
+        /// The URL asked (which names the site mirror).
+        url: String,
+        /// The site mirror's upstream, as it names it.
+        upstream: String,
+        /// What the site mirror said.
+        cause: String,
+    },
     /// A local file could not be written: no other source helps.
     #[error("cannot write {path}: {source}")]
     Io {
@@ -120,7 +147,10 @@ impl FetchError {
     pub fn class(&self) -> FetchClass {
         match self {
             Self::Body { .. } | Self::Stalled { .. } => FetchClass::Retry,
-            Self::Connect { .. } | Self::Status { .. } => FetchClass::NextSource,
+            Self::Connect { .. }
+            | Self::Status { .. }
+            | Self::UpstreamStalled { .. }
+            | Self::UpstreamFailed { .. } => FetchClass::NextSource,
             Self::Integrity { .. }
             | Self::TooLong { .. }
             | Self::TooLarge { .. }
@@ -139,7 +169,9 @@ impl FetchError {
             | Self::Integrity { url, .. }
             | Self::TooLong { url, .. }
             | Self::TooLarge { url, .. }
-            | Self::BadIndex { url, .. } => Some(url),
+            | Self::BadIndex { url, .. }
+            | Self::UpstreamStalled { url, .. }
+            | Self::UpstreamFailed { url, .. } => Some(url),
             Self::Io { .. } | Self::Cancelled => None,
         }
     }
@@ -171,7 +203,10 @@ impl FetchError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
-            Self::Connect { .. } | Self::Body { .. } | Self::Stalled { .. } => true,
+            Self::Connect { .. }
+            | Self::Body { .. }
+            | Self::Stalled { .. }
+            | Self::UpstreamFailed { .. } => true,
             _ => false,
         }
     }
@@ -195,6 +230,11 @@ impl FetchError {
                 "{url} stopped sending for {secs} s: check the mirror's load and the network; a later run resumes where this one stopped"
             )),
             Self::Status { url, status } => status_hint(url, *status),
+            Self::UpstreamStalled { upstream, .. } | Self::UpstreamFailed { upstream, .. } => {
+                Some(format!(
+                    "the site mirror only serves content it has verified, and its link to {upstream} is down or stuck: check that link (or the upstream's log), or give --mirror {upstream} directly"
+                ))
+            }
             Self::Connect { url, .. } | Self::Body { url, .. } => {
                 for_root(classify(self), Some(url), None)
             }

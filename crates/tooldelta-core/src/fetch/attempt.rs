@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_RANGE, ETAG, IF_RANGE, RANGE};
 use tokio_util::sync::CancellationToken;
 
+use super::pending::{Answer, MirrorWait};
 use super::resume::{Resume, decide};
 use super::{Fetched, Fetcher, ObjectJob};
 use crate::error::FetchError;
@@ -182,7 +183,38 @@ impl<'a> ObjectRun<'a> {
         }
     }
 
+    /// Sends the request; while a site mirror answers that it is still
+    /// fetching the content from its upstream, reports its progress and asks
+    /// again, as long as that fetch advances.
     async fn send(&self, url: &str, offset: u64) -> Result<reqwest::Response, FetchError> {
+        let mut wait = MirrorWait::new(self.fetcher.stall_timeout);
+        loop {
+            let resp = self.send_once(url, offset).await?;
+            match wait.judge(url, self.size(), resp).await? {
+                Answer::Ready(resp) => return Ok(resp),
+                Answer::Wait {
+                    progress,
+                    upstream,
+                    delay,
+                } => {
+                    self.reporter.report(&Event::MirrorFetching {
+                        tool_id: self.job.tool_id.to_owned(),
+                        path: self.job.file.path.clone(),
+                        mirror: origin(url),
+                        upstream,
+                        bytes_done: progress.received,
+                        size: self.size(),
+                    });
+                    tokio::select! {
+                        () = self.cancel.cancelled() => return Err(FetchError::Cancelled),
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send_once(&self, url: &str, offset: u64) -> Result<reqwest::Response, FetchError> {
         let client = self
             .fetcher
             .client_for(url)
@@ -351,4 +383,9 @@ impl<'a> ObjectRun<'a> {
             .map_err(|e| self.io(e))?;
         Ok(())
     }
+}
+
+/// Scheme, host and port of a URL (the mirror, for messages).
+fn origin(url: &str) -> String {
+    reqwest::Url::parse(url).map_or_else(|_| url.to_owned(), |u| u.origin().ascii_serialization())
 }

@@ -130,6 +130,9 @@ fn empty(builder: axum::http::response::Builder) -> Response {
 pub(crate) struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// Extra headers (`Retry-After`, the upstream progress of a blob that is
+    /// still arriving).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl ApiError {
@@ -137,6 +140,7 @@ impl ApiError {
         Self {
             status: StatusCode::NOT_FOUND,
             message: what.into(),
+            headers: Vec::new(),
         }
     }
 
@@ -144,6 +148,7 @@ impl ApiError {
         Self {
             status: StatusCode::BAD_REQUEST,
             message: what.into(),
+            headers: Vec::new(),
         }
     }
 
@@ -151,6 +156,7 @@ impl ApiError {
         Self {
             status: StatusCode::BAD_GATEWAY,
             message: what.into(),
+            headers: Vec::new(),
         }
     }
 
@@ -159,14 +165,24 @@ impl ApiError {
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             message: what.to_string(),
+            headers: Vec::new(),
         }
+    }
+}
+
+impl ApiError {
+    /// The same answer with one more header.
+    #[must_use]
+    pub(crate) fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": self.message }).to_string();
-        (
+        let mut response = (
             self.status,
             [
                 (header::CONTENT_TYPE, "application/json"),
@@ -174,6 +190,12 @@ impl IntoResponse for ApiError {
             ],
             body,
         )
-            .into_response()
+            .into_response();
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
     }
 }

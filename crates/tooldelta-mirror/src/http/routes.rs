@@ -14,11 +14,13 @@ use axum::response::{IntoResponse, Response};
 use tooldelta_core::api;
 use tooldelta_core::explain::explain;
 use tooldelta_core::manifest::{is_sha256_hex, is_valid_tool_id};
+use tooldelta_core::pending::{self, UpstreamProgress};
 
 use super::manifests::CachedManifest;
 use super::respond::{self, ApiError, Content, IMMUTABLE, REVALIDATE};
 use super::{AppState, missing};
 use crate::store::{Store, ToolIndex, VersionSel};
+use crate::upstream::Upstream;
 
 type Handled = Result<Response, ApiError>;
 
@@ -174,9 +176,13 @@ async fn open_blob(
         let Some(up) = &state.upstream else {
             return Err(missing::blob(hex));
         };
-        up.ensure_blob(hex, expected_size)
-            .await
-            .map_err(|e| upstream_error(&e))?;
+        // Verified bytes only ever leave under the blob's ETag: a blob that
+        // does not arrive within the hold is answered "still fetching" (503
+        // with its progress); the fetch itself goes on for everyone.
+        match tokio::time::timeout(pending::HOLD, up.ensure_blob(hex, expected_size)).await {
+            Ok(fetched) => fetched.map_err(|e| upstream_error(&e).with_header(pending::UPSTREAM_HEADER, up.display_base()))?,
+            Err(_) => return Err(still_fetching(up, hex, expected_size)),
+        }
         opened = open(state.store.clone(), hex.to_owned()).await?;
     }
     opened.ok_or_else(|| ApiError::internal(format!("blob {hex} vanished from the store")))
@@ -258,6 +264,26 @@ async fn resolve_manifest(
     Ok((cached, sel))
 }
 
+/// The 503 for a blob still arriving from upstream: `Retry-After` and how
+/// far the fetch has come (CONTRACT-facing: docs/mirror.md).
+fn still_fetching(up: &Upstream, hex: &str, expected_size: Option<u64>) -> ApiError {
+    let progress = up.blob_progress(hex).unwrap_or(UpstreamProgress {
+        received: 0,
+        total: expected_size,
+    });
+    ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        message: format!(
+            "blob {hex} is still being fetched from upstream and verified ({} bytes so far); ask again",
+            progress.received
+        ),
+        headers: Vec::new(),
+    }
+    .with_header("retry-after", pending::RETRY_AFTER_SECS.to_string())
+    .with_header(pending::PROGRESS_HEADER, progress.header_value())
+    .with_header(pending::UPSTREAM_HEADER, up.display_base())
+}
+
 fn upstream_error(e: &crate::upstream::UpstreamError) -> ApiError {
     if e.is_not_found() {
         ApiError::not_found(e.to_string())
@@ -272,6 +298,7 @@ fn parse_index<T: serde::de::DeserializeOwned>(doc: &[u8]) -> Result<T, ApiError
     serde_json::from_slice(doc).map_err(|e| ApiError {
         status: StatusCode::BAD_GATEWAY,
         message: format!("upstream index is not the expected JSON: {e}"),
+        headers: Vec::new(),
     })
 }
 

@@ -45,6 +45,7 @@ pub(super) async fn track(
         ApiError {
             status: StatusCode::URI_TOO_LONG,
             message: format!("request path longer than {MAX_PATH_LEN} bytes"),
+            headers: Vec::new(),
         }
         .into_response()
     } else {

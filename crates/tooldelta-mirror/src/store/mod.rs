@@ -15,6 +15,7 @@ mod channels;
 pub(crate) mod fsutil;
 mod import;
 mod import_chunks;
+mod import_export;
 
 pub(crate) use import::check_manifest;
 
@@ -27,6 +28,7 @@ use tooldelta_core::manifest::{is_sha256_hex, is_valid_tool_id, parse_version};
 
 pub use channels::{ChannelImport, ChannelImportError};
 pub use import::{ImportError, ImportOptions, ImportReport, ManifestOutcome};
+pub use import_export::{BundleError, BundleReport};
 
 /// Longest version text accepted in a route or folder name.
 const MAX_VERSION_LEN: usize = 128;

@@ -10,7 +10,12 @@ use tooldelta_core::api;
 use tooldelta_core::fs::persist;
 use tooldelta_core::stream::{Body, Sink, StreamError, pump};
 
-use super::{STALL_TIMEOUT, Upstream, UpstreamError};
+use std::time::{Duration, Instant};
+
+use tooldelta_core::pending::{self, UpstreamProgress};
+
+use super::progress::Counter;
+use super::{STALL_TIMEOUT, Upstream, UpstreamError, ok_status};
 use crate::store::fsutil;
 
 impl Upstream {
@@ -20,10 +25,17 @@ impl Upstream {
         expected_size: Option<u64>,
     ) -> Result<(), UpstreamError> {
         let url = self.url(&api::blob(hex));
-        let resp = self.get(&url).await?;
+        let listed = self.progress.start(hex, expected_size);
+        let resp = self.get_blob(&url, &listed.counter).await?;
         let limit = expected_size.unwrap_or(self.max_blob_bytes);
         if resp.content_length().is_some_and(|n| n > limit) {
             return Err(UpstreamError::TooLarge { url, limit });
+        }
+        listed.counter.set_received(0);
+        if expected_size.is_none()
+            && let Some(n) = resp.content_length()
+        {
+            listed.counter.set_total(n);
         }
         let temp = fsutil::temp_path(&self.store.tmp_dir(), hex);
         let expect = Expect {
@@ -32,7 +44,9 @@ impl Upstream {
             limit,
             size: expected_size,
         };
-        let result = self.receive_blob(resp, &temp, &expect).await;
+        let result = self
+            .receive_blob(resp, &temp, &expect, &listed.counter)
+            .await;
         if result.is_err() {
             let _ = std::fs::remove_file(&temp);
         }
@@ -47,6 +61,7 @@ impl Upstream {
         resp: reqwest::Response,
         temp: &Path,
         expect: &Expect<'_>,
+        counter: &Counter,
     ) -> Result<(), UpstreamError> {
         let store_err = |source| UpstreamError::Store {
             path: temp.to_owned(),
@@ -59,6 +74,7 @@ impl Upstream {
         let metrics = &self.metrics;
         let pumped = pump(&mut body, &mut sink, |n| {
             metrics.upstream_bytes.inc_by(n);
+            counter.add_received(n);
         })
         .await;
         if let Err(e) = pumped {
@@ -85,6 +101,46 @@ impl Upstream {
         );
         Ok(())
     }
+}
+
+impl Upstream {
+    /// The blob's GET. An upstream that is itself a site mirror may answer
+    /// that it is still fetching the blob from its own upstream: wait as long
+    /// as that fetch advances, passing its progress on to our own clients.
+    async fn get_blob(&self, url: &str, counter: &Counter) -> Result<reqwest::Response, UpstreamError> {
+        self.metrics.upstream_fetches.inc();
+        tracing::info!(%url, "fetching from upstream");
+        let mut last = None;
+        let mut since = Instant::now();
+        loop {
+            let resp = self.send(url).await?;
+            let Some(progress) = pending_progress(&resp) else {
+                return ok_status(url, resp);
+            };
+            if last != Some(progress.received) {
+                last = Some(progress.received);
+                since = Instant::now();
+            } else if since.elapsed() >= STALL_TIMEOUT {
+                return Err(UpstreamError::Stalled {
+                    url: url.to_owned(),
+                });
+            }
+            counter.set_received(progress.received);
+            if let Some(total) = progress.total {
+                counter.set_total(total);
+            }
+            tokio::time::sleep(Duration::from_secs(pending::RETRY_AFTER_SECS)).await;
+        }
+    }
+}
+
+/// The progress of a "still fetching from upstream" answer, if it is one.
+fn pending_progress(resp: &reqwest::Response) -> Option<UpstreamProgress> {
+    if resp.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE {
+        return None;
+    }
+    let value = resp.headers().get(pending::PROGRESS_HEADER)?.to_str().ok()?;
+    UpstreamProgress::parse(value)
 }
 
 /// A body that stopped early, as an upstream error naming the URL.

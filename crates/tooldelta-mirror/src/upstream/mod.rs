@@ -18,11 +18,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tooldelta_core::api;
 use tooldelta_core::manifest::MAX_MANIFEST_BYTES;
+use tooldelta_core::pending::UpstreamProgress;
 use tooldelta_core::signing::TrustStore;
 use tooldelta_core::stream::Body;
 
 mod blob;
 mod error;
+mod progress;
 
 use blob::stream_error;
 pub use error::UpstreamError;
@@ -53,6 +55,8 @@ pub(crate) struct Upstream {
     max_blob_bytes: u64,
     refresh_interval: Duration,
     blobs: SingleFlight<Shared<()>>,
+    /// How far each running blob fetch has come.
+    progress: progress::Flights,
     manifests: SingleFlight<Shared<Option<String>>>,
     indexes: SingleFlight<Shared<Option<Bytes>>>,
     /// When each `latest` / index route was last fetched, and what it said.
@@ -93,6 +97,7 @@ impl Upstream {
             max_blob_bytes: config.max_blob_bytes,
             refresh_interval: config.refresh_interval,
             blobs: SingleFlight::default(),
+            progress: progress::Flights::default(),
             manifests: SingleFlight::default(),
             indexes: SingleFlight::default(),
             fresh: Mutex::default(),
@@ -213,25 +218,30 @@ impl Upstream {
     async fn get(&self, url: &str) -> Result<reqwest::Response, UpstreamError> {
         self.metrics.upstream_fetches.inc();
         tracing::info!(%url, "fetching from upstream");
-        let resp = self
-            .client
+        let resp = self.send(url).await?;
+        ok_status(url, resp)
+    }
+
+    /// One GET, whatever its status.
+    async fn send(&self, url: &str) -> Result<reqwest::Response, UpstreamError> {
+        self.client
             .get(url)
             .send()
             .await
             .map_err(|source| UpstreamError::Request {
                 url: url.to_owned(),
                 source,
-            })?;
-        match resp.status().as_u16() {
-            200 => Ok(resp),
-            404 | 410 => Err(UpstreamError::NotFound {
-                url: url.to_owned(),
-            }),
-            status => Err(UpstreamError::Status {
-                url: url.to_owned(),
-                status,
-            }),
-        }
+            })
+    }
+
+    /// The upstream's base URL as clients may see it (no credentials).
+    pub(crate) fn display_base(&self) -> String {
+        tooldelta_core::pending::redact_url(&self.base)
+    }
+
+    /// How far the running fetch of blob `hex` has come, if one runs.
+    pub(crate) fn blob_progress(&self, hex: &str) -> Option<UpstreamProgress> {
+        self.progress.get(hex)
     }
 
     /// A small document, read whole through the core's size-limit adapter.
@@ -350,6 +360,20 @@ fn store_manifest(
         .put_manifest(tool_id, &manifest.tool_version, bytes)
         .map_err(store_err)?;
     Ok(manifest.tool_version)
+}
+
+/// The response if its status is 200; the error it stands for otherwise.
+fn ok_status(url: &str, resp: reqwest::Response) -> Result<reqwest::Response, UpstreamError> {
+    match resp.status().as_u16() {
+        200 => Ok(resp),
+        404 | 410 => Err(UpstreamError::NotFound {
+            url: url.to_owned(),
+        }),
+        status => Err(UpstreamError::Status {
+            url: url.to_owned(),
+            status,
+        }),
+    }
 }
 
 fn panicked(what: &str) -> UpstreamError {
