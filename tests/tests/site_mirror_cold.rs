@@ -66,13 +66,13 @@ fn mirror_fetching(stderr: &str) -> Vec<Value> {
 }
 
 #[test]
-fn fifty_clients_with_a_5s_stall_timeout_wait_out_a_32s_cold_pull_that_costs_one_upstream_fetch()
-{
+fn fifty_clients_with_a_5s_stall_timeout_wait_out_a_32s_cold_pull_that_costs_one_upstream_fetch() {
     let mut world = World::new();
     let (tree, model) = published(&mut world);
-    world.server.faults().add(
-        Rule::new(Fault::Throttle(RATE)).path(StaticMirror::blob_route(&model)),
-    );
+    world
+        .server
+        .faults()
+        .add(Rule::new(Fault::Throttle(RATE)).path(StaticMirror::blob_route(&model)));
     let site = site(&world);
     let site_url = site.url();
     let started = Instant::now();

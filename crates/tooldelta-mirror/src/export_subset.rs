@@ -136,7 +136,10 @@ mod tests {
         missing.version("3.0.0");
         assert!(matches!(
             missing.apply(catalog.clone()),
-            Err(ExportError::NotInStore { version: Some(_), .. })
+            Err(ExportError::NotInStore {
+                version: Some(_),
+                ..
+            })
         ));
         assert_eq!(Selection::all().apply(catalog.clone()).unwrap(), catalog);
         assert!(!Selection::all().version("1.0.0"));

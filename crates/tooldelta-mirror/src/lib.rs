@@ -23,8 +23,8 @@ pub use export::{ExportError, ExportReport, Selection, export, export_selected};
 pub use http::{MirrorThread, RunningMirror, ServeError, ServeOptions, TlsFiles, serve};
 pub use prefetch::{PrefetchError, PrefetchOptions, PrefetchReport, prefetch};
 pub use store::{
-    BundleError, BundleReport, ChannelImport, ChannelImportError, ImportError, ImportOptions, ImportReport, ManifestOutcome,
-    Store, StoreError, ToolIndex, VersionSel,
+    BundleError, BundleReport, ChannelImport, ChannelImportError, ImportError, ImportOptions,
+    ImportReport, ManifestOutcome, Store, StoreError, ToolIndex, VersionSel,
 };
 
 pub use tooldelta_core::tls::install_crypto_provider;

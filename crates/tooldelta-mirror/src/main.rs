@@ -43,7 +43,6 @@ enum Command {
     Prefetch(site_commands::PrefetchArgs),
 }
 
-
 #[derive(Args)]
 struct ImportChannelArgs {
     /// The store folder (created if missing).

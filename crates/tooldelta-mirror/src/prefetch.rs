@@ -107,7 +107,8 @@ pub async fn prefetch(
         opts.versions
     };
     for route in routes {
-        let sel = VersionSel::parse(&route).ok_or_else(|| PrefetchError::BadVersion(route.clone()))?;
+        let sel =
+            VersionSel::parse(&route).ok_or_else(|| PrefetchError::BadVersion(route.clone()))?;
         let folder = up
             .fetch_manifest(&opts.tool_id, &route, sel)
             .await?
@@ -159,6 +160,7 @@ fn stored_manifest(store: &Store, tool_id: &str, folder: &str) -> Result<Manifes
         .map_err(io_err)?
         .ok_or_else(|| io_err(std::io::Error::other("the manifest just stored vanished")))?;
     // Checked by the upstream gate before it was stored.
-    let parsed = Manifest::parse(&bytes).map_err(|e| io_err(std::io::Error::other(e.to_string())))?;
+    let parsed =
+        Manifest::parse(&bytes).map_err(|e| io_err(std::io::Error::other(e.to_string())))?;
     Ok(parsed.manifest)
 }

@@ -33,7 +33,12 @@ pub(crate) struct PrefetchArgs {
     pub(crate) json: bool,
 }
 
-pub(crate) fn import_bundle(store: &Store, bundle: &Path, opts: &ImportOptions, json: bool) -> Result<()> {
+pub(crate) fn import_bundle(
+    store: &Store,
+    bundle: &Path,
+    opts: &ImportOptions,
+    json: bool,
+) -> Result<()> {
     if opts.trust.is_empty() {
         eprintln!(
             "warning: no --trust key: the bundle's manifests are checked (rules, hashes) but their signatures are not"
@@ -103,7 +108,10 @@ pub(crate) fn prefetch(args: &PrefetchArgs) -> Result<()> {
 
 /// `--tool A --version 1 --version 2 --tool B`: each version belongs to the
 /// `--tool` before it (clap keeps each list apart; their indices tell the order).
-pub(crate) fn selection(args: &ExportArgs, matches: Option<&ArgMatches>) -> Result<tooldelta_mirror::Selection> {
+pub(crate) fn selection(
+    args: &ExportArgs,
+    matches: Option<&ArgMatches>,
+) -> Result<tooldelta_mirror::Selection> {
     let mut selection = tooldelta_mirror::Selection::all();
     let indices = |id: &str| -> Vec<usize> {
         matches
@@ -117,7 +125,11 @@ pub(crate) fn selection(args: &ExportArgs, matches: Option<&ArgMatches>) -> Resu
         flags.push((tool_at.get(i).copied().unwrap_or(0), true, tool));
     }
     for (i, version) in args.versions.iter().enumerate() {
-        flags.push((version_at.get(i).copied().unwrap_or(usize::MAX), false, version));
+        flags.push((
+            version_at.get(i).copied().unwrap_or(usize::MAX),
+            false,
+            version,
+        ));
     }
     flags.sort_by_key(|(at, _, _)| *at);
     for (_, is_tool, text) in flags {
@@ -129,4 +141,3 @@ pub(crate) fn selection(args: &ExportArgs, matches: Option<&ArgMatches>) -> Resu
     }
     Ok(selection)
 }
-

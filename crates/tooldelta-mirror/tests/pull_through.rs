@@ -89,9 +89,15 @@ fn assert_still_fetching(resp: &reqwest::Response, upstream_url: &str) {
     assert_eq!(h["retry-after"], "1");
     let progress = h["tooldelta-upstream-progress"].to_str().unwrap();
     let parsed = tooldelta_core::pending::UpstreamProgress::parse(progress).unwrap();
-    assert_eq!(parsed.received, 0, "{progress}: the gate holds the upstream's answer");
+    assert_eq!(
+        parsed.received, 0,
+        "{progress}: the gate holds the upstream's answer"
+    );
     assert_eq!(h["tooldelta-upstream"], upstream_url);
-    assert!(h.get("etag").is_none(), "no ETag on an answer that is not the blob");
+    assert!(
+        h.get("etag").is_none(),
+        "no ETag on an answer that is not the blob"
+    );
 }
 
 fn leftover_temp_files(store: &std::path::Path) -> usize {

@@ -103,7 +103,10 @@ fn a_subset_export_holds_only_what_the_named_versions_need() {
     let out = demo.root().join("bundle");
     subset(&demo, &out);
     let tools = out.join("api/v1/tools");
-    assert_eq!(files_under(&tools), BTreeSet::from(["demo".into(), "index.json".into()]));
+    assert_eq!(
+        files_under(&tools),
+        BTreeSet::from(["demo".into(), "index.json".into()])
+    );
     assert_eq!(
         files_under(&tools.join("demo")),
         BTreeSet::from(["1.0.0".into(), "latest".into(), "index.json".into()])
@@ -126,7 +129,10 @@ fn a_subset_export_holds_only_what_the_named_versions_need() {
         "--version",
         "9.9.9",
     ]));
-    assert!(unknown.contains("demo 9.9.9: not in the store"), "{unknown}");
+    assert!(
+        unknown.contains("demo 9.9.9: not in the store"),
+        "{unknown}"
+    );
 }
 
 #[test]
@@ -150,7 +156,11 @@ fn a_site_mirror_seeded_from_a_subset_bundle_serves_it_to_tooldelta_update() {
     let site = MirrorProcess::start(site_store.path(), None, &[]);
     let root = tempfile::tempdir().unwrap();
     let out = update(&demo, &site.url(), root.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_installed_v1(&demo, root.path());
     // Seeding again changes nothing.
     ok(&mut mirror_cmd(&[
@@ -182,10 +192,17 @@ fn a_bundle_with_a_tampered_blob_or_manifest_is_refused_and_lists_nothing() {
 
     let blob = tempfile::tempdir().unwrap();
     copy_tree(&bundle, blob.path());
-    std::fs::write(blob.path().join(&version).join("files/run.sh"), b"#!/bin/sh\nevil\n").unwrap();
+    std::fs::write(
+        blob.path().join(&version).join("files/run.sh"),
+        b"#!/bin/sh\nevil\n",
+    )
+    .unwrap();
     let store = tempfile::tempdir().unwrap();
     let error = import(blob.path(), store.path());
-    assert!(error.contains("run.sh") && error.contains("does not match"), "{error}");
+    assert!(
+        error.contains("run.sh") && error.contains("does not match"),
+        "{error}"
+    );
     assert!(!store.path().join("tools/demo/1.0.0").exists());
 
     let manifest = tempfile::tempdir().unwrap();
@@ -229,6 +246,11 @@ fn a_prefetched_site_mirror_keeps_serving_a_version_after_its_upstream_is_stoppe
     );
     let root = tempfile::tempdir().unwrap();
     let out = update(&demo, &site.url(), root.path());
-    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stderr), site.log());
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        site.log()
+    );
     assert_installed_v1(&demo, root.path());
 }

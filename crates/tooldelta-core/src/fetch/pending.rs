@@ -109,7 +109,13 @@ impl MirrorWait {
 fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
     let value = resp.headers().get(name)?.to_str().ok()?;
     // Shown to people: keep it short and printable.
-    Some(value.chars().filter(|c| !c.is_control()).take(256).collect())
+    Some(
+        value
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(256)
+            .collect(),
+    )
 }
 
 /// `Retry-After` in seconds (an HTTP date is not worth honouring here).
@@ -137,5 +143,8 @@ async fn error_message(mut resp: reqwest::Response) -> String {
     serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
-        .map_or_else(|| format!("HTTP {status}"), |m| m.chars().take(512).collect())
+        .map_or_else(
+            || format!("HTTP {status}"),
+            |m| m.chars().take(512).collect(),
+        )
 }

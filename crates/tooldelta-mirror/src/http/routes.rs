@@ -180,7 +180,9 @@ async fn open_blob(
         // does not arrive within the hold is answered "still fetching" (503
         // with its progress); the fetch itself goes on for everyone.
         match tokio::time::timeout(pending::HOLD, up.ensure_blob(hex, expected_size)).await {
-            Ok(fetched) => fetched.map_err(|e| upstream_error(&e).with_header(pending::UPSTREAM_HEADER, up.display_base()))?,
+            Ok(fetched) => fetched.map_err(|e| {
+                upstream_error(&e).with_header(pending::UPSTREAM_HEADER, up.display_base())
+            })?,
             Err(_) => return Err(still_fetching(up, hex, expected_size)),
         }
         opened = open(state.store.clone(), hex.to_owned()).await?;

@@ -12,9 +12,7 @@ use serde::Serialize;
 use tooldelta_core::api;
 use tooldelta_core::manifest::is_valid_tool_id;
 
-use super::{
-    ChannelImportError, ImportError, ImportOptions, ImportReport, Store, check_manifest,
-};
+use super::{ChannelImportError, ImportError, ImportOptions, ImportReport, Store, check_manifest};
 
 /// What `import --from-export` did.
 #[derive(Debug, Clone, Default, Serialize)]

@@ -107,7 +107,11 @@ impl Upstream {
     /// The blob's GET. An upstream that is itself a site mirror may answer
     /// that it is still fetching the blob from its own upstream: wait as long
     /// as that fetch advances, passing its progress on to our own clients.
-    async fn get_blob(&self, url: &str, counter: &Counter) -> Result<reqwest::Response, UpstreamError> {
+    async fn get_blob(
+        &self,
+        url: &str,
+        counter: &Counter,
+    ) -> Result<reqwest::Response, UpstreamError> {
         self.metrics.upstream_fetches.inc();
         tracing::info!(%url, "fetching from upstream");
         let mut last = None;
@@ -139,7 +143,11 @@ fn pending_progress(resp: &reqwest::Response) -> Option<UpstreamProgress> {
     if resp.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE {
         return None;
     }
-    let value = resp.headers().get(pending::PROGRESS_HEADER)?.to_str().ok()?;
+    let value = resp
+        .headers()
+        .get(pending::PROGRESS_HEADER)?
+        .to_str()
+        .ok()?;
     UpstreamProgress::parse(value)
 }
 
