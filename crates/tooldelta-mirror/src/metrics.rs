@@ -42,6 +42,7 @@ pub struct Metrics {
     pub(crate) cache_misses: Counter,
     pub(crate) upstream_bytes: Counter,
     pub(crate) upstream_fetches: Counter,
+    pub(crate) local_chunk_bytes: Counter,
     pub(crate) connections: ConnMetrics,
 }
 
@@ -69,6 +70,7 @@ impl Metrics {
         let cache_misses = Counter::default();
         let upstream_bytes = Counter::default();
         let upstream_fetches = Counter::default();
+        let local_chunk_bytes = Counter::default();
         // prometheus-client appends `_total` to counter names.
         registry.register(
             "tooldelta_mirror_requests",
@@ -105,6 +107,11 @@ impl Metrics {
             "Requests sent to the upstream mirror",
             upstream_fetches.clone(),
         );
+        registry.register(
+            "tooldelta_mirror_local_chunk_bytes",
+            "Bytes of pulled-through blobs rebuilt from chunks already in the store",
+            local_chunk_bytes.clone(),
+        );
         let connections = ConnMetrics::register(&mut registry);
         Self {
             registry,
@@ -115,6 +122,7 @@ impl Metrics {
             cache_misses,
             upstream_bytes,
             upstream_fetches,
+            local_chunk_bytes,
             connections,
         }
     }

@@ -24,7 +24,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use tooldelta_core::manifest::{is_sha256_hex, is_valid_tool_id, parse_version};
+use tooldelta_core::manifest::{
+    ChunksRef, Manifest, is_sha256_hex, is_valid_tool_id, parse_version,
+};
 
 pub use channels::{ChannelImport, ChannelImportError};
 pub use import::{ImportError, ImportOptions, ImportReport, ManifestOutcome};
@@ -208,6 +210,31 @@ impl Store {
         assert!(is_valid_tool_id(tool_id) && is_version_text(version));
         let dest = self.root.join(Self::manifest_rel(tool_id, version));
         tooldelta_core::fs::write_atomic(&dest, bytes)
+    }
+
+    /// `(sha256, size, chunk index)` of every file that stored manifests give
+    /// a chunk index, each content once. A manifest that no longer parses is
+    /// skipped (it was checked when stored).
+    pub(crate) fn chunked_files(&self) -> io::Result<Vec<(String, u64, ChunksRef)>> {
+        let mut out: Vec<(String, u64, ChunksRef)> = Vec::new();
+        for tool_id in self.tool_ids()? {
+            for (_, folder) in self.versions(&tool_id)? {
+                let Some(bytes) = self.read_manifest(&tool_id, &folder)? else {
+                    continue;
+                };
+                let Ok(parsed) = Manifest::parse(&bytes) else {
+                    continue;
+                };
+                for file in parsed.manifest.files {
+                    if let Some(chunks) = file.chunks
+                        && !out.iter().any(|(sha, _, _)| *sha == file.sha256)
+                    {
+                        out.push((file.sha256, file.size, chunks));
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Every tool id that has a folder, sorted.

@@ -26,6 +26,9 @@ impl Upstream {
     ) -> Result<(), UpstreamError> {
         let url = self.url(&api::blob(hex));
         let listed = self.progress.start(hex, expected_size);
+        if self.rebuild_blob(hex, &listed.counter).await {
+            return Ok(());
+        }
         let resp = self.get_blob(&url, &listed.counter).await?;
         let limit = expected_size.unwrap_or(self.max_blob_bytes);
         if resp.content_length().is_some_and(|n| n > limit) {

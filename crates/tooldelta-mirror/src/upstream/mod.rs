@@ -25,6 +25,7 @@ use tooldelta_core::stream::Body;
 mod blob;
 mod error;
 mod progress;
+mod rebuild;
 
 use blob::stream_error;
 pub use error::UpstreamError;
