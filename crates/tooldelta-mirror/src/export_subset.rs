@@ -57,7 +57,7 @@ impl Selection {
             };
             let mut versions = pick_versions(index, wanted)?;
             if let Some(seen) = out.iter_mut().find(|t| t.tool_id == *tool_id) {
-                versions.extend(seen.versions.drain(..));
+                versions.append(&mut seen.versions);
             }
             let mut parsed: Vec<(semver::Version, String)> = versions
                 .into_iter()

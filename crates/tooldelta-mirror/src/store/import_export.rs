@@ -46,7 +46,7 @@ pub enum BundleError {
         version: String,
         /// Why.
         #[source]
-        source: ImportError,
+        source: Box<ImportError>,
     },
     /// A manifest filed under another tool or version than it names.
     #[error("bundle {dir}: its manifest is for {found}; refused")]
@@ -116,18 +116,8 @@ impl Store {
                 if version == "latest" || version == "channels" {
                     continue;
                 }
-                let dir = tool_dir.join(&version);
-                let imported = self
-                    .import_version(&dir, (&tool_id, &version), &opts)
-                    .map_err(|e| match e {
-                        Bundled::Import(source) => BundleError::Version {
-                            dir: dir.clone(),
-                            tool_id: tool_id.clone(),
-                            version: version.clone(),
-                            source,
-                        },
-                        Bundled::Other(e) => e,
-                    })?;
+                let imported =
+                    self.import_version(&tool_dir.join(&version), (&tool_id, &version), &opts)?;
                 report.versions.push(imported);
             }
             self.import_bundled_channels(&tool_dir.join("channels"), &opts, &mut report)?;
@@ -141,26 +131,30 @@ impl Store {
         dir: &Path,
         (tool_id, version): (&str, &str),
         opts: &ImportOptions,
-    ) -> Result<ImportReport, Bundled> {
+    ) -> Result<ImportReport, BundleError> {
+        let refused = |source: ImportError| BundleError::Version {
+            dir: dir.to_owned(),
+            tool_id: tool_id.to_owned(),
+            version: version.to_owned(),
+            source: Box::new(source),
+        };
         let manifest = dir.join("manifest.json");
-        let bytes = std::fs::read(&manifest).map_err(|source| {
-            Bundled::Other(BundleError::Io {
-                path: manifest.clone(),
-                source,
-            })
+        let bytes = std::fs::read(&manifest).map_err(|source| BundleError::Io {
+            path: manifest.clone(),
+            source,
         })?;
         // The gate first: a manifest filed under another folder than it
         // names is refused before any blob is copied.
-        let (checked, _) = check_manifest(&bytes, &opts.trust)
-            .map_err(|e| Bundled::Import(ImportError::Trust(e)))?;
+        let (checked, _) =
+            check_manifest(&bytes, &opts.trust).map_err(|e| refused(ImportError::Trust(e)))?;
         if checked.tool_id != tool_id || checked.tool_version != version {
-            return Err(Bundled::Other(BundleError::Misfiled {
+            return Err(BundleError::Misfiled {
                 dir: dir.to_owned(),
                 found: format!("{} {}", checked.tool_id, checked.tool_version),
-            }));
+            });
         }
         self.import(&bytes, &dir.join("files"), opts)
-            .map_err(Bundled::Import)
+            .map_err(refused)
     }
 
     fn import_bundled_channels(
@@ -191,11 +185,6 @@ impl Store {
         }
         Ok(())
     }
-}
-
-enum Bundled {
-    Import(ImportError),
-    Other(BundleError),
 }
 
 /// Names of the real sub-folders of `dir` (symlinks skipped), sorted.
