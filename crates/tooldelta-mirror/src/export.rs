@@ -11,8 +11,9 @@
 //! OUT/api/v1/blobs/sha256/<hex>                        hardlink to the blob
 //! ```
 //!
-//! Content is hardlinked from the store, never copied, so an export costs
-//! metadata only; the store and the output must be on one filesystem. JSON
+//! Content is hardlinked from the store, so an export on the store's
+//! filesystem costs metadata only; on another filesystem (a bundle on a USB
+//! disk) blobs are copied. JSON
 //! documents are byte-identical to what `serve` answers. Exporting again into
 //! the same folder updates it in place (each file replaced by rename); files of
 //! versions removed from the store are left behind, so export into a fresh
@@ -47,10 +48,8 @@ pub struct ExportReport {
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    /// Hardlinks cannot cross filesystems.
-    #[error(
-        "cannot hardlink {blob} into {out}: the export must be on the same filesystem as the store ({source})"
-    )]
+    /// The output is on another filesystem and copying a blob there failed.
+    #[error("cannot copy {blob} into {out} (another filesystem than the store): {source}")]
     CrossDevice {
         /// The blob.
         blob: PathBuf,
@@ -264,15 +263,19 @@ fn link(scratch: &Path, blob: &Path, dest: &Path, out: &Path) -> Result<(), Expo
     fs_err::create_dir_all(parent).map_err(io_err(parent))?;
     let temp = fsutil::temp_path(scratch, "link");
     if let Err(source) = std::fs::hard_link(blob, &temp) {
-        return Err(if source.raw_os_error() == Some(libc::EXDEV) {
-            ExportError::CrossDevice {
+        if source.raw_os_error() != Some(libc::EXDEV) {
+            return Err(ExportError::Io { path: temp, source });
+        }
+        // Another filesystem (a bundle written to a USB disk): a copy of
+        // the verified, immutable blob serves the same.
+        if let Err(source) = std::fs::copy(blob, &temp) {
+            let _ = std::fs::remove_file(&temp);
+            return Err(ExportError::CrossDevice {
                 blob: blob.to_owned(),
                 out: out.to_owned(),
                 source,
-            }
-        } else {
-            ExportError::Io { path: temp, source }
-        });
+            });
+        }
     }
     std::fs::rename(&temp, dest).map_err(|source| {
         let _ = std::fs::remove_file(&temp);

@@ -9,6 +9,7 @@ use reqwest::header::{CONTENT_RANGE, RANGE};
 
 use crate::chunks::{Chunk, chunk_sha256};
 use crate::fetch::Fetcher;
+use crate::fetch::pending::{Answer, MirrorWait};
 use crate::stream::Sink;
 
 /// How a range request ended.
@@ -123,14 +124,24 @@ impl RangeRun<'_> {
             cause,
         };
         let client = self.fetcher.client_for(url).map_err(failed)?;
-        let send = client
-            .get(url)
-            .header(RANGE, format!("bytes={start}-{end}"))
-            .send();
-        let resp = match tokio::time::timeout(self.fetcher.stall_timeout(), send).await {
-            Err(_) => return Err(failed("no answer".into())),
-            Ok(Err(e)) => return Err(failed(e.to_string())),
-            Ok(Ok(r)) => r,
+        // A site mirror still pulling the blob from its upstream says so:
+        // wait while that advances, as a whole-file download does.
+        let mut wait = MirrorWait::new(self.fetcher.stall_timeout());
+        let resp = loop {
+            let send = client
+                .get(url)
+                .header(RANGE, format!("bytes={start}-{end}"))
+                .send();
+            let resp = match tokio::time::timeout(self.fetcher.stall_timeout(), send).await {
+                Err(_) => return Err(failed("no answer".into())),
+                Ok(Err(e)) => return Err(failed(e.to_string())),
+                Ok(Ok(r)) => r,
+            };
+            match wait.judge(url, self.file_size, resp).await {
+                Ok(Answer::Ready(resp)) => break resp,
+                Ok(Answer::Wait { delay, .. }) => tokio::time::sleep(delay).await,
+                Err(e) => return Err(failed(e.to_string())),
+            }
         };
         match resp.status() {
             StatusCode::PARTIAL_CONTENT => {}

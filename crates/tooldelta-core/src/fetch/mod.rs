@@ -16,7 +16,7 @@ mod catalog;
 mod channel;
 mod manifest;
 mod object;
-mod pending;
+pub(crate) mod pending;
 pub(crate) use object::lock_object;
 pub mod resume;
 

@@ -19,7 +19,7 @@ const MAX_DELAY: Duration = Duration::from_secs(5);
 const MAX_ERROR_BODY: usize = 4096;
 
 /// What to do with an answer.
-pub(super) enum Answer {
+pub(crate) enum Answer {
     /// A real answer (content, or an error for the usual handling).
     Ready(reqwest::Response),
     /// The site mirror is fetching from upstream: ask again after `delay`.
@@ -31,7 +31,7 @@ pub(super) enum Answer {
 }
 
 /// Follows one source's "in progress" answers across asks.
-pub(super) struct MirrorWait {
+pub(crate) struct MirrorWait {
     stall: Duration,
     last: Option<u64>,
     since: Instant,
@@ -39,7 +39,7 @@ pub(super) struct MirrorWait {
 
 impl MirrorWait {
     /// A wait that gives up after `stall` without progress.
-    pub(super) fn new(stall: Duration) -> Self {
+    pub(crate) fn new(stall: Duration) -> Self {
         Self {
             stall,
             last: None,
@@ -48,7 +48,7 @@ impl MirrorWait {
     }
 
     /// Judges an answer from `url` for content of `size` bytes.
-    pub(super) async fn judge(
+    pub(crate) async fn judge(
         &mut self,
         url: &str,
         size: u64,
