@@ -33,6 +33,7 @@ pub(crate) enum Answer {
 /// Follows one source's "in progress" answers across asks.
 pub(crate) struct MirrorWait {
     stall: Duration,
+    /// The highest byte count seen.
     last: Option<u64>,
     since: Instant,
 }
@@ -80,7 +81,9 @@ impl MirrorWait {
         }
     }
 
-    /// Notes the progress; an error once it has not moved for the stall timeout.
+    /// Notes the progress; an error once it has not grown past its highest
+    /// value for the stall timeout. A claim beyond the file's size counts as
+    /// no progress: a mirror cannot hold a client by inventing bytes.
     fn advance(
         &mut self,
         url: &str,
@@ -88,7 +91,8 @@ impl MirrorWait {
         upstream: &str,
         progress: UpstreamProgress,
     ) -> Result<(), FetchError> {
-        if self.last != Some(progress.received) {
+        let grew = progress.received <= size && self.last.is_none_or(|l| progress.received > l);
+        if grew {
             self.last = Some(progress.received);
             self.since = Instant::now();
             return Ok(());
@@ -100,7 +104,7 @@ impl MirrorWait {
             url: url.to_owned(),
             upstream: upstream.to_owned(),
             secs: self.stall.as_secs(),
-            received: progress.received,
+            received: self.last.unwrap_or(0),
             size,
         })
     }
@@ -147,4 +151,47 @@ async fn error_message(mut resp: reqwest::Response) -> String {
             || format!("HTTP {status}"),
             |m| m.chars().take(512).collect(),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(received: u64) -> UpstreamProgress {
+        UpstreamProgress {
+            received,
+            total: Some(100),
+        }
+    }
+
+    #[test]
+    fn waiting_lasts_while_the_count_grows_and_ends_a_stall_timeout_after_it_stops() {
+        let mut wait = MirrorWait::new(Duration::from_millis(50));
+        for received in [0, 10, 20] {
+            wait.advance("u", 100, "hq", at(received)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        // Growth after a long pause is still progress.
+        wait.advance("u", 100, "hq", at(21)).unwrap();
+        // Going back, repeating, or claiming more than the file is not.
+        for received in [5, 21, 500] {
+            wait.advance("u", 100, "hq", at(received)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        let err = wait.advance("u", 100, "hq", at(500)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FetchError::UpstreamStalled {
+                    received: 21,
+                    size: 100,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("site mirror u") && err.to_string().contains("upstream hq")
+        );
+    }
 }
