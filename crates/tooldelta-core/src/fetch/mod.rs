@@ -6,7 +6,10 @@
 //! 404 or another client error, or serves bad bytes, is dropped for this file;
 //! one that breaks off is resumed at once while it makes progress; connection
 //! errors, 5xx and stalls move on to the next source, and whole rounds over
-//! the remaining sources are repeated with backoff (`backon`).
+//! the remaining sources are repeated with backoff (`backon`). A site mirror
+//! that answers it is still pulling the content from its upstream
+//! ([`crate::pending`]) is asked again while that pull advances
+//! (`fetch::pending`): a cold site is progress, not a stall.
 //!
 //! The fetcher has its own [`FetchConfig`]: it knows nothing of the engine
 //! above it.
