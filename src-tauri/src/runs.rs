@@ -244,4 +244,32 @@ mod tests {
         assert!(guard.cancel.is_cancelled());
         assert!(!runs.cancel("nothing"));
     }
+
+    #[test]
+    fn the_snapshot_carries_a_site_mirrors_upstream_progress_until_bytes_flow() {
+        let runs = Arc::new(Runs::default());
+        let _guard = runs.start("t", Operation::Update).unwrap();
+        runs.observe(
+            "t",
+            &Event::MirrorFetching {
+                tool_id: "t".into(),
+                path: "model.gguf".into(),
+                mirror: "http://site:8080".into(),
+                upstream: "https://hq".into(),
+                bytes_done: 37,
+                size: 100,
+            },
+        );
+        assert_eq!(runs.snapshot("t").unwrap().upstream_percent, Some(37));
+        runs.observe(
+            "t",
+            &Event::Progress {
+                tool_id: "t".into(),
+                bytes_done: 10,
+                bytes_total: 100,
+                bytes_per_sec: 10,
+            },
+        );
+        assert_eq!(runs.snapshot("t").unwrap().upstream_percent, None);
+    }
 }
