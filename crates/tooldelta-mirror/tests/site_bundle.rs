@@ -141,18 +141,15 @@ fn a_site_mirror_seeded_from_a_subset_bundle_serves_it_to_tooldelta_update() {
     // What travels on the USB disk: plain files, no links into HQ's store.
     // Exported straight onto another filesystem (tmpfs) where there is one,
     // so the blobs are copied by the export itself.
-    let usb = match tempfile::tempdir_in("/dev/shm") {
-        Ok(other_fs) => {
-            subset(&demo, other_fs.path());
-            other_fs
-        }
-        Err(_) => {
-            let bundle = demo.root().join("bundle");
-            subset(&demo, &bundle);
-            let usb = tempfile::tempdir().unwrap();
-            copy_tree(&bundle, usb.path());
-            usb
-        }
+    let usb = if let Ok(other_fs) = tempfile::tempdir_in("/dev/shm") {
+        subset(&demo, other_fs.path());
+        other_fs
+    } else {
+        let bundle = demo.root().join("bundle");
+        subset(&demo, &bundle);
+        let usb = tempfile::tempdir().unwrap();
+        copy_tree(&bundle, usb.path());
+        usb
     };
     let site_store = tempfile::tempdir().unwrap();
     ok(&mut mirror_cmd(&[

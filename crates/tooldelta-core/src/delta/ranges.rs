@@ -126,7 +126,7 @@ impl RangeRun<'_> {
         let client = self.fetcher.client_for(url).map_err(failed)?;
         // A site mirror still pulling the blob from its upstream says so:
         // wait while that advances, as a whole-file download does.
-        let mut wait = MirrorWait::new(self.fetcher.stall_timeout());
+        let mut mirror_wait = MirrorWait::new(self.fetcher.stall_timeout());
         let resp = loop {
             let send = client
                 .get(url)
@@ -137,7 +137,7 @@ impl RangeRun<'_> {
                 Ok(Err(e)) => return Err(failed(e.to_string())),
                 Ok(Ok(r)) => r,
             };
-            match wait.judge(url, self.file_size, resp).await {
+            match mirror_wait.judge(url, self.file_size, resp).await {
                 Ok(Answer::Ready(resp)) => break resp,
                 Ok(Answer::Wait { delay, .. }) => tokio::time::sleep(delay).await,
                 Err(e) => return Err(failed(e.to_string())),
