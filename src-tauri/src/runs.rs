@@ -100,6 +100,7 @@ impl Runs {
                     bytes_per_sec: 0,
                     files_verified: 0,
                     started_ms: now_ms(),
+                    by_pid: None,
                 },
             },
         );
