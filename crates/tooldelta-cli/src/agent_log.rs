@@ -99,8 +99,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("logs/agent.log");
         let mut log = RotatingFile::open(&path, 100).unwrap();
+        // One write per line, as the log formatter does.
         for i in 0..40 {
-            writeln!(log, "line {i:03} of the agent's log").unwrap();
+            log.write_all(format!("line {i:03} of the agent's log\n").as_bytes())
+                .unwrap();
         }
         assert!(std::fs::metadata(&path).unwrap().len() <= 100);
         for n in 1..=KEEP {
