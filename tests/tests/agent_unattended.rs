@@ -74,11 +74,12 @@ impl Site {
     fn config(&self, root: &Path, window: &str, extra: &str) -> PathBuf {
         let path = root.with_extension("toml");
         let text = format!(
-            "root = {root:?}\nmirrors = [{mirror:?}]\ntrust = [{key:?}]\nwindow = {window:?}\n{extra}\n\
+            "root = \"{root}\"\nmirrors = [{mirror:?}]\ntrust = [\"{key}\"]\nwindow = {window:?}\n{extra}\n\
              [tools.auto-tool]\npolicy = \"auto\"\n[tools.dl-tool]\npolicy = \"download\"\n[tools.man-tool]\npolicy = \"manual\"\n",
-            root = root,
+            // Temporary paths: no quote or backslash to escape in TOML.
+            root = root.display(),
             mirror = self.server.url(),
-            key = self.keys.public_pem(),
+            key = self.keys.public_pem().display(),
         );
         std::fs::write(&path, text).unwrap();
         path

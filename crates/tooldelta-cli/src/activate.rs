@@ -37,7 +37,7 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
     };
     let mut engine = engine::build(&args.target, ctx, needs, None)?;
     if let Some(secs) = args.in_use_wait {
-        engine = engine::with_in_use_wait(engine, Duration::from_secs(secs))?;
+        engine = engine::with_in_use_wait(&engine, Duration::from_secs(secs))?;
     }
     let renderer = Renderer::new(Mode::pick(args.progress_json));
     let report = engine::runtime()?.block_on(async {

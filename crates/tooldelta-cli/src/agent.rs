@@ -114,7 +114,7 @@ async fn one_cycle(args: &Args, ctx: &Context, cancel: &CancellationToken) -> Re
     };
     let mut engine = engine::build(&args.target, ctx, needs, Some(&args.tuning))?;
     if let Some(secs) = args.in_use_wait {
-        engine = engine::with_in_use_wait(engine, Duration::from_secs(secs))?;
+        engine = engine::with_in_use_wait(&engine, Duration::from_secs(secs))?;
     }
     let layout = Layout::new(engine.root());
     let started = Timestamp::now();
@@ -183,13 +183,13 @@ fn log_outcome(t: &ToolOutcome) {
     let outcome = outcome.as_str().unwrap_or("?");
     match t.outcome {
         Outcome::Failed => {
-            tracing::error!(tool = %t.tool_id, policy = t.policy.as_str(), outcome, "{}", t.message)
+            tracing::error!(tool = %t.tool_id, policy = t.policy.as_str(), outcome, "{}", t.message);
         }
         Outcome::Deferred => {
-            tracing::warn!(tool = %t.tool_id, policy = t.policy.as_str(), outcome, "{}", t.message)
+            tracing::warn!(tool = %t.tool_id, policy = t.policy.as_str(), outcome, "{}", t.message);
         }
         _ => {
-            tracing::info!(tool = %t.tool_id, policy = t.policy.as_str(), outcome, "{}", t.message)
+            tracing::info!(tool = %t.tool_id, policy = t.policy.as_str(), outcome, "{}", t.message);
         }
     }
 }

@@ -62,7 +62,7 @@ pub fn build(
 }
 
 /// The same engine with another in-use wait (`--in-use-wait`).
-pub fn with_in_use_wait(engine: Engine, wait: Duration) -> Result<Engine> {
+pub fn with_in_use_wait(engine: &Engine, wait: Duration) -> Result<Engine> {
     let mut config = engine.config().clone();
     config.in_use_wait = wait;
     Engine::new(config).map_err(engine_error)

@@ -86,7 +86,7 @@ fn pending(t: &ToolStatus, rules: Option<&AgentSettings>, now: &jiff::Zoned) -> 
             }
         }
         _ if p.reason == "in_use" || t.in_use => {
-            s.push_str(" (the tool is in use by a running job)")
+            s.push_str(" (the tool is in use by a running job)");
         }
         _ => {
             let _ = write!(s, " (or `tooldelta activate {}`)", t.tool_id);

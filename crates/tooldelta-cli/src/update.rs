@@ -16,6 +16,8 @@ use crate::render::{Mode, Renderer};
 use crate::{Context, output};
 
 /// Arguments of `update`.
+// Command-line switches: each bool is a flag of its own.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The tool to install or update.
@@ -54,7 +56,7 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
     };
     let mut engine = engine::build(&args.target, ctx, needs, Some(&args.tuning))?;
     if let Some(secs) = args.in_use_wait {
-        engine = engine::with_in_use_wait(engine, std::time::Duration::from_secs(secs))?;
+        engine = engine::with_in_use_wait(&engine, std::time::Duration::from_secs(secs))?;
     }
     let renderer = Renderer::new(Mode::pick(args.progress_json));
     let opts = UpdateOptions {

@@ -20,8 +20,10 @@ async fn the_kiosk_shows_the_agents_update_live() {
     std::fs::write(
         &config,
         format!(
-            "root = {:?}\nmirrors = [\"http://127.0.0.1:{}\"]\ntrust = [{:?}]\n[tools.{TOOL}]\npolicy = \"auto\"\n",
-            fixture.root, proxy.port, fixture.trust
+            "root = \"{}\"\nmirrors = [\"http://127.0.0.1:{}\"]\ntrust = [\"{}\"]\n[tools.{TOOL}]\npolicy = \"auto\"\n",
+            fixture.root.display(),
+            proxy.port,
+            fixture.trust.display()
         ),
     )
     .expect("agent settings");

@@ -37,6 +37,8 @@ impl Policy {
 }
 
 /// What the agent knows about a tool when it decides.
+// Each input is a yes/no fact of its own; the table below combines them.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Situation {
     /// The tool's policy.
@@ -96,10 +98,9 @@ pub fn decide(s: Situation) -> Action {
     match s.policy {
         Policy::Manual | Policy::Notify => Action::Notify,
         Policy::Download if s.downloaded => Action::Wait(WaitReason::Activation),
-        Policy::Download if s.download_open => Action::Download,
         Policy::Auto if s.switch_open && (s.downloaded || s.download_open) => Action::Update,
         Policy::Auto if s.downloaded => Action::Wait(WaitReason::Window),
-        Policy::Auto if s.download_open => Action::Download,
+        Policy::Download | Policy::Auto if s.download_open => Action::Download,
         Policy::Download | Policy::Auto => Action::Wait(WaitReason::DownloadWindow),
     }
 }
