@@ -124,6 +124,7 @@ mod tests {
         // As another process would have written it, with the tool's lock held.
         let mut snap = engine.live("t").unwrap();
         snap.pid = std::process::id() + 1;
+        snap.state = LiveState::Running;
         std::fs::write(
             layout.progress_path("t"),
             serde_json::to_vec(&snap).unwrap(),
