@@ -83,21 +83,7 @@ async fn the_kiosk_shows_the_agents_update_live() {
     assert!(status.success(), "agent --once failed: {status}");
 
     let seen = s.exec("return window.__seen").await;
-    let percents: Vec<f64> = seen
-        .as_array()
-        .expect("array")
-        .iter()
-        .filter_map(|t| {
-            let t = t.as_str()?;
-            let end = t.find(" %")?;
-            let digits: String = t[..end]
-                .chars()
-                .rev()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            digits.chars().rev().collect::<String>().parse().ok()
-        })
-        .collect();
+    let percents = percents(&seen);
     assert!(
         percents.iter().any(|p| *p > 0.0 && *p < 100.0),
         "no progress between 0 and 100 % of the agent's run was shown: {seen}"
@@ -124,4 +110,22 @@ async fn the_kiosk_shows_the_agents_update_live() {
     gui.close().await;
     drop(proxy);
     assert_eq!(files(&fixture.current()), files(&fixture.tree("1.1.0")));
+}
+
+/// The percentages in the strip's recorded texts (`"… 42 % …"`).
+fn percents(seen: &serde_json::Value) -> Vec<f64> {
+    seen.as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|t| {
+            let t = t.as_str()?;
+            let end = t.find(" %")?;
+            let digits: String = t[..end]
+                .chars()
+                .rev()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.chars().rev().collect::<String>().parse().ok()
+        })
+        .collect()
 }
