@@ -40,7 +40,7 @@ fn info(err: &UpdateError) -> ErrorInfo {
 /// runtime. Some engine futures are not provably `Send` for every lifetime
 /// (rustc #102211), which a Tauri command future must be; `block_on` there
 /// needs no `Send`. A panic in the engine becomes an error, not a dead app.
-async fn detached<T, F, Fut>(make: F) -> CmdResult<T>
+pub(crate) async fn detached<T, F, Fut>(make: F) -> CmdResult<T>
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = T>,
@@ -107,7 +107,12 @@ fn tool_view(engine: &Engine, state: &AppState, tool: ToolOverview) -> ToolView 
         held_version: None,
         release_notes: None,
         savings: savings(engine, &status.tool_id),
-        run: state.runs.snapshot(&status.tool_id),
+        run: state
+            .runs
+            .snapshot(&status.tool_id)
+            .or_else(|| crate::agent::external_run(engine, &status.tool_id)),
+        policy: crate::agent::policy_of(&state.effective().settings, &status.tool_id),
+        pending_version: status.pending.as_ref().map(|p| p.version.clone()),
         check_error: status.check_error.clone(),
     };
     match check {
@@ -167,7 +172,7 @@ fn signature_of_refusal(err: &UpdateError) -> Option<SignatureCheck> {
 /// The runs in progress in this app (the kiosk polls this between listings).
 #[tauri::command]
 pub fn runs(state: State<'_, AppState>) -> Vec<RunSnapshot> {
-    state.runs.all()
+    crate::agent::all_runs(&state)
 }
 
 /// What updating `tool_id` would do, without doing it.
@@ -314,7 +319,7 @@ pub fn save_settings(
     Ok(state.settings_view())
 }
 
-fn notify_changed(app: &AppHandle) {
+pub(crate) fn notify_changed(app: &AppHandle) {
     // Other windows refresh on it; none listening is fine.
     if let Err(err) = app.emit(TOOLS_CHANGED, ()) {
         tracing::debug!(%err, "tools-changed not delivered");

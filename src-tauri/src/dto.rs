@@ -5,6 +5,7 @@
 //! `bindings.rs`), never written by hand.
 
 use serde::{Deserialize, Serialize};
+use tooldelta_core::agent::Policy;
 use tooldelta_core::engine::HistoryEntry;
 use tooldelta_core::events::{ErrorInfo, Phase};
 pub use tooldelta_core::report::Delta;
@@ -94,6 +95,9 @@ pub struct RunSnapshot {
     /// While the run waits on a site mirror still fetching a file from its
     /// upstream: how far that fetch has come, in percent.
     pub upstream_percent: Option<u64>,
+    /// The process running it when that is not this app (the agent, a CLI).
+    #[serde(default)]
+    pub by_pid: Option<u32>,
 }
 
 /// One installed tool, as the dashboard draws it.
@@ -131,8 +135,14 @@ pub struct ToolView {
     pub release_notes: Option<String>,
     /// Bytes saved and downloaded by its updates so far.
     pub savings: Savings,
-    /// The run of this app on the tool, if any.
+    /// The run on the tool (this app's, or another process's such as the agent), if any.
     pub run: Option<RunSnapshot>,
+    /// What the agent may do with it (`[tools.ID] policy`, else the global one).
+    #[serde(default)]
+    pub policy: Policy,
+    /// A downloaded version waiting for activation, if any.
+    #[serde(default)]
+    pub pending_version: Option<String>,
     /// Why the mirror check failed, if it did.
     pub check_error: Option<ErrorInfo>,
 }

@@ -5,6 +5,7 @@
 //! (their TypeScript twins are generated, see `bindings`); `watcher` flags
 //! files that change inside active releases.
 
+pub mod agent;
 mod bindings;
 pub mod bridge;
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod runs;
 pub mod selfupdate;
 pub mod settings;
 pub mod state;
+pub mod unattended;
 pub mod watcher;
 
 use anyhow::Context as _;
@@ -40,6 +42,10 @@ pub fn run() -> anyhow::Result<()> {
             commands::app_info,
             commands::list_tools,
             commands::runs,
+            agent::agent_status,
+            unattended::activate_tool,
+            unattended::set_policy,
+            unattended::export_diagnostics,
             commands::plan_update,
             commands::start_update,
             commands::cancel_run,

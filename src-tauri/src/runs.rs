@@ -101,6 +101,7 @@ impl Runs {
                     files_verified: 0,
                     started_ms: now_ms(),
                     upstream_percent: None,
+                    by_pid: None,
                 },
             },
         );

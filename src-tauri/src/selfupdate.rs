@@ -161,8 +161,11 @@ pub async fn install_app_update(
         )
         .await
         .map_err(|e| updater_error(&e))?;
+    // Installing restarts the app: never in the middle of a tool update.
+    crate::agent::wait_for_tool_updates(&state).await;
     let _ = on_event.send(AppUpdateEvent::Installing);
     update.install(bytes).map_err(|e| updater_error(&e))?;
+    crate::agent::wait_for_tool_updates(&state).await;
     app.restart();
 }
 

@@ -58,7 +58,7 @@ impl TargetArgs {
             keep_releases: self.keep_releases,
             channel: self.channel.clone(),
             workstation_id: self.workstation_id.clone(),
-            tools: std::collections::BTreeMap::new(),
+            ..Settings::default()
         };
         let file = match config {
             Some(path) => Settings::load(path)?,

@@ -61,6 +61,13 @@ pub fn build(
     Engine::new(config).map_err(engine_error)
 }
 
+/// The same engine with another in-use wait (`--in-use-wait`).
+pub fn with_in_use_wait(engine: &Engine, wait: Duration) -> Result<Engine> {
+    let mut config = engine.config().clone();
+    config.in_use_wait = wait;
+    Engine::new(config).map_err(engine_error)
+}
+
 /// A multi-threaded runtime: network on one side, hashing and disk on the other.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()

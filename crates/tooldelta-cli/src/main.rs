@@ -3,6 +3,9 @@
 //! Human messages and progress go to stderr; with `--json`, stdout carries
 //! exactly one JSON object. Exit codes per error class: see [`failure`].
 
+mod activate;
+mod agent;
+mod agent_log;
 mod channel;
 mod check;
 mod config;
@@ -16,6 +19,7 @@ mod publish;
 mod render;
 mod repair;
 mod rollback;
+mod run;
 mod status;
 mod update;
 mod verify;
@@ -67,6 +71,12 @@ enum Command {
     Hold(hold::HoldArgs),
     /// Release a hold.
     Unhold(hold::UnholdArgs),
+    /// Switch to the version `update --download-only` left, with no network.
+    Activate(activate::Args),
+    /// Run a command from a tool's active release, holding its in-use lock.
+    Run(run::Args),
+    /// Unattended updates: per-tool policies inside maintenance windows.
+    Agent(agent::Args),
 }
 
 /// What every command gets besides its own arguments.
@@ -79,7 +89,10 @@ pub struct Context {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    // The agent logs to a file as well; it sets up its own subscriber.
+    if !matches!(cli.command, Command::Agent(_)) {
+        init_tracing();
+    }
     let ctx = Context {
         config: cli.config,
         json: cli.json,
@@ -97,6 +110,9 @@ fn main() -> ExitCode {
         Command::Channel(command) => channel::run(&command, &ctx),
         Command::Hold(args) => hold::hold(&args, &ctx),
         Command::Unhold(args) => hold::unhold(&args, &ctx),
+        Command::Activate(args) => activate::run(&args, &ctx),
+        Command::Run(args) => run::run(&args, &ctx),
+        Command::Agent(args) => agent::run(&args, &ctx),
     };
     match result {
         Ok(code) => code,

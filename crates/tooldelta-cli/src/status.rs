@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use serde::Serialize;
 use tooldelta_core::ToolStatus;
+use tooldelta_core::agent::{AgentSettings, Policy, describe_when};
 
 use crate::config::TargetArgs;
 use crate::engine::{self, Needs};
@@ -33,11 +34,24 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
         trust: false,
     };
     let engine = engine::build(&args.target, ctx, needs, None)?;
+    // The agent's rules say what a downloaded version waits for; settings
+    // the agent would refuse only cost that detail here.
+    let rules = args
+        .target
+        .resolve(ctx.config.as_ref())
+        .ok()
+        .and_then(|r| AgentSettings::from_settings(&r.settings).ok());
     let tools = engine::runtime()?
         .block_on(engine.status())
         .map_err(engine::engine_error)?;
+    let now = jiff::Zoned::now();
     for t in &tools {
-        eprintln!("{}", line(t));
+        let mut text = line(t);
+        if let Some(p) = pending(t, rules.as_ref(), &now) {
+            text.push_str(", ");
+            text.push_str(&p);
+        }
+        eprintln!("{text}");
     }
     if tools.is_empty() {
         eprintln!("no tools installed under {}", engine.root().display());
@@ -51,6 +65,36 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `1.2.0 downloaded, waiting for the window (opens today 02:00)`.
+fn pending(t: &ToolStatus, rules: Option<&AgentSettings>, now: &jiff::Zoned) -> Option<String> {
+    let p = t.pending.as_ref()?;
+    let rules = rules.map(|r| r.rules_for(&t.tool_id));
+    let mut s = format!("{} downloaded, ", p.version);
+    if rules.is_some_and(|r| r.policy == Policy::Download) {
+        let _ = write!(
+            s,
+            "waiting for activation (`tooldelta activate {}`)",
+            t.tool_id
+        );
+        return Some(s);
+    }
+    s.push_str("waiting for the window");
+    match rules.and_then(|r| r.window.as_ref()) {
+        Some(w) if !w.is_open(now.datetime()) => {
+            if let Some(at) = w.next_open(now) {
+                let _ = write!(s, " (opens {})", describe_when(&at, now));
+            }
+        }
+        _ if p.reason == "in_use" || t.in_use => {
+            s.push_str(" (the tool is in use by a running job)");
+        }
+        _ => {
+            let _ = write!(s, " (or `tooldelta activate {}`)", t.tool_id);
+        }
+    }
+    Some(s)
+}
+
 fn line(t: &ToolStatus) -> String {
     let mut s = format!(
         "{}: {} (kept: {})",
@@ -60,6 +104,9 @@ fn line(t: &ToolStatus) -> String {
     );
     if t.updater_running {
         s.push_str(", an update is running");
+    }
+    if t.in_use {
+        s.push_str(", in use by a running job");
     }
     match (&t.available_version, t.update_available, &t.check_error) {
         (Some(v), Some(true), _) => {

@@ -16,6 +16,8 @@ use crate::render::{Mode, Renderer};
 use crate::{Context, output};
 
 /// Arguments of `update`.
+// Command-line switches: each bool is a flag of its own.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The tool to install or update.
@@ -30,6 +32,14 @@ pub struct Args {
     /// Allow an explicit --version older than one already accepted.
     #[arg(long)]
     allow_downgrade: bool,
+    /// Only fill the store and record the version as pending; `tooldelta
+    /// activate ID` switches to it later with no network.
+    #[arg(long)]
+    download_only: bool,
+    /// Seconds to wait for running jobs (`tooldelta run`) to release the
+    /// tool before the switch is deferred (the download stays pending).
+    #[arg(long, value_name = "SECS")]
+    in_use_wait: Option<u64>,
     /// Write progress events as JSON Lines on stderr.
     #[arg(long)]
     progress_json: bool,
@@ -44,14 +54,18 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
         mirror: true,
         trust: true,
     };
-    let engine = engine::build(&args.target, ctx, needs, Some(&args.tuning))?;
+    let mut engine = engine::build(&args.target, ctx, needs, Some(&args.tuning))?;
+    if let Some(secs) = args.in_use_wait {
+        engine = engine::with_in_use_wait(&engine, std::time::Duration::from_secs(secs))?;
+    }
     let renderer = Renderer::new(Mode::pick(args.progress_json));
-    let Some(tool_id) = &args.tool_id else {
-        return run_all(&engine, &renderer, ctx);
-    };
     let opts = UpdateOptions {
         version: args.version.clone(),
         allow_downgrade: args.allow_downgrade,
+        download_only: args.download_only,
+    };
+    let Some(tool_id) = &args.tool_id else {
+        return run_all(&engine, &renderer, ctx, &opts);
     };
     let report = engine::runtime()?.block_on(async {
         let cancel = engine::cancel_on_ctrl_c();
@@ -73,7 +87,7 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
 #[derive(Debug, Serialize)]
 struct AllEntry {
     tool_id: String,
-    /// `updated`, `up_to_date`, `held` or `failed`.
+    /// `updated`, `downloaded`, `up_to_date`, `held`, `deferred` (in use) or `failed`.
     outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     held_at: Option<String>,
@@ -85,13 +99,18 @@ struct AllEntry {
 
 /// `update --all`: every installed tool in turn; a held tool is skipped, a
 /// failure does not stop the others (exit 1 when any failed).
-fn run_all(engine: &Engine, renderer: &Renderer, ctx: &Context) -> Result<ExitCode> {
+fn run_all(
+    engine: &Engine,
+    renderer: &Renderer,
+    ctx: &Context,
+    opts: &UpdateOptions,
+) -> Result<ExitCode> {
     let ids = engine.tool_ids().map_err(engine::engine_error)?;
     let entries = engine::runtime()?.block_on(async {
         let cancel = engine::cancel_on_ctrl_c();
         let mut entries = Vec::new();
         for tool_id in ids {
-            entries.push(update_one(engine, renderer, &cancel, tool_id).await);
+            entries.push(update_one(engine, renderer, &cancel, tool_id, opts).await);
         }
         entries
     });
@@ -120,6 +139,7 @@ async fn update_one(
     renderer: &Renderer,
     cancel: &tooldelta_core::CancellationToken,
     tool_id: String,
+    opts: &UpdateOptions,
 ) -> AllEntry {
     let mut entry = AllEntry {
         tool_id,
@@ -140,12 +160,11 @@ async fn update_one(
             return entry;
         }
     }
-    match engine
-        .update(&entry.tool_id, &UpdateOptions::default(), renderer, cancel)
-        .await
-    {
+    match engine.update(&entry.tool_id, opts, renderer, cancel).await {
         Ok(report) => {
-            entry.outcome = if report.from_version.as_deref() == Some(report.to_version.as_str())
+            entry.outcome = if report.download_only {
+                "downloaded"
+            } else if report.from_version.as_deref() == Some(report.to_version.as_str())
                 && report.files_downloaded == 0
             {
                 "up_to_date"
@@ -154,13 +173,31 @@ async fn update_one(
             };
             entry.report = Some(report);
         }
-        Err(e) => entry.error = Some(e.info()),
+        Err(e) => {
+            if e.kind() == tooldelta_core::ErrorKind::InUse {
+                entry.outcome = "deferred";
+            }
+            entry.error = Some(e.info());
+        }
     }
     entry
 }
 
-fn summary(r: &UpdateReport) -> String {
+/// The human line of an update (or a download-only run, or an activation).
+pub fn summary(r: &UpdateReport) -> String {
     let from = r.from_version.as_deref().unwrap_or("(none)");
+    if r.download_only {
+        return format!(
+            "{}: {} downloaded ({}, {} resumed, {} from local chunks, {} already present); {from} stays active until `tooldelta activate {}`",
+            r.tool_id,
+            r.to_version,
+            ByteSize::b(r.bytes_downloaded),
+            ByteSize::b(r.bytes_resumed),
+            ByteSize::b(r.bytes_from_local_chunks),
+            ByteSize::b(r.bytes_saved),
+            r.tool_id
+        );
+    }
     format!(
         "{}: {from} -> {}: {} downloaded ({}, {} resumed, {} from local chunks), {} unchanged ({} saved), {} deleted, {} verified, in {:.1} s",
         r.tool_id,

@@ -12,9 +12,16 @@
 //! channel = "stable"              # the channel every tool follows (default)
 //! workstation_id = "lab-3-ws-12"  # else generated once under the root
 //!
+//! policy = "notify"               # the agent's default: auto | download | notify | manual
+//! window = "daily 02:00-04:00"    # when the agent may switch (local time)
+//! download_window = "Mon-Fri 19:00-07:00"  # when it may download (default: any time)
+//! check_interval = "1h"           # the agent's checks, jittered by ±10 %
+//!
 //! [tools.llama-chat]
 //! channel = "beta"
 //! hold = "1.2.0"                  # or `true`: held at the active version
+//! policy = "auto"
+//! window = "Sat 01:00-05:00"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -49,7 +56,23 @@ pub struct Settings {
     /// default: generated once under the root).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workstation_id: Option<String>,
-    /// Per tool: `[tools.ID]` with `channel` and `hold`.
+    /// The agent's policy for tools without their own (default `notify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::agent::Policy>,
+    /// The agent's maintenance window for switching (default: any time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// When the agent may download (default: any time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_window: Option<String>,
+    /// Time between the agent's checks, e.g. `"1h"` or `"15m"` (default 1 h).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_interval: Option<String>,
+    /// The agent's log file (default `ROOT/logs/agent.log`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<PathBuf>,
+    /// Per tool: `[tools.ID]` with `channel`, `hold`, `policy`, `window`,
+    /// `download_window`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub tools: std::collections::BTreeMap<String, ToolSettings>,
 }
@@ -92,6 +115,7 @@ impl Settings {
         let base = path.parent().unwrap_or(Path::new("."));
         settings.root = settings.root.map(|r| base.join(r));
         settings.trust = settings.trust.into_iter().map(|t| base.join(t)).collect();
+        settings.log_file = settings.log_file.map(|l| base.join(l));
         Ok(settings)
     }
 
@@ -124,6 +148,11 @@ impl Settings {
             keep_releases: self.keep_releases.or(lower.keep_releases),
             channel: self.channel.or(lower.channel),
             workstation_id: self.workstation_id.or(lower.workstation_id),
+            policy: self.policy.or(lower.policy),
+            window: self.window.or(lower.window),
+            download_window: self.download_window.or(lower.download_window),
+            check_interval: self.check_interval.or(lower.check_interval),
+            log_file: self.log_file.or(lower.log_file),
             tools: if self.tools.is_empty() {
                 lower.tools
             } else {

@@ -259,6 +259,22 @@ pub fn missing_tool(tool_id: &str, tools: &[String]) -> String {
     format!("no tool {tool_id:?}; the mirror has {}", list(tools))
 }
 
+/// Why `activate` has nothing to switch to: no pending version, or content
+/// of it missing from the store (the paths are listed).
+pub fn not_downloaded(tool_id: &str, version: Option<&str>, missing: &[String]) -> String {
+    match version {
+        None => format!("{tool_id}: no downloaded version is waiting to be activated"),
+        Some(v) if missing.is_empty() => {
+            format!("{tool_id}: {v} is not downloaded (its manifest is not stored)")
+        }
+        Some(v) => format!(
+            "{tool_id}: {v} is not fully downloaded: {} file(s) missing from the store: {}",
+            missing.len(),
+            list(missing)
+        ),
+    }
+}
+
 fn list(names: &[String]) -> String {
     if names.is_empty() {
         return "none".to_owned();

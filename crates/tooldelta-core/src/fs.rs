@@ -76,6 +76,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
+/// Replaces `path` atomically but not durably: temp file in the same folder,
+/// rename, no fsync. For snapshots that are rewritten several times a second
+/// and worthless after a crash (live progress): readers still see the old or
+/// the new content, never a mix.
+pub fn write_replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+    let result = fs::write(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Renames a finished, fsynced temp file to `dest` (creating its folder) and
 /// makes the rename durable. The rename is the commit point: readers see the
 /// whole file or nothing.

@@ -11,6 +11,10 @@
 //! ROOT/tools/<id>/staging/              a release being built (cleared on start)
 //! ROOT/tools/<id>/state.json            highest accepted version, history
 //! ROOT/tools/<id>/.lock                 one updater per tool
+//! ROOT/tools/<id>/in-use.lock           held shared by running jobs, exclusive by a switch
+//! ROOT/tools/<id>/progress.json         live progress of the running (or last) operation
+//! ROOT/agent/status.json                the agent's last cycle and next window
+//! ROOT/logs/agent.log                   the agent's log (rotated: agent.log.1 …)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -87,6 +91,28 @@ impl Layout {
     /// `ROOT/tools/<id>/.lock`.
     pub fn lock_path(&self, tool_id: &str) -> PathBuf {
         self.tool_dir(tool_id).join(".lock")
+    }
+
+    /// `ROOT/tools/<id>/in-use.lock`: jobs hold it shared while they run
+    /// from a release (`tooldelta run`, `flock -s`); a switch of `current`
+    /// takes it exclusive (docs/agent.md).
+    pub fn in_use_lock_path(&self, tool_id: &str) -> PathBuf {
+        self.tool_dir(tool_id).join("in-use.lock")
+    }
+
+    /// `ROOT/tools/<id>/progress.json`: the live progress snapshot.
+    pub fn progress_path(&self, tool_id: &str) -> PathBuf {
+        self.tool_dir(tool_id).join("progress.json")
+    }
+
+    /// `ROOT/agent/status.json`: what the agent did last and plans next.
+    pub fn agent_status_path(&self) -> PathBuf {
+        self.root.join("agent").join("status.json")
+    }
+
+    /// `ROOT/logs`: the agent's log files.
+    pub fn logs_dir(&self) -> PathBuf {
+        self.root.join("logs")
     }
 
     /// `ROOT/objects`.

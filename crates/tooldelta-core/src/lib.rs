@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod activate;
+pub mod agent;
 pub mod api;
 pub mod channel;
 pub mod chunks;
@@ -23,6 +24,7 @@ pub mod fetch;
 pub mod fs;
 pub mod hash;
 pub mod layout;
+pub mod live;
 pub mod lock;
 pub mod manifest;
 pub mod pending;

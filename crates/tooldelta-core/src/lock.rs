@@ -18,12 +18,18 @@ const BRIEF_WAIT: Duration = Duration::from_millis(500);
 const POLL: Duration = Duration::from_millis(25);
 
 fn open(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
+    let rw = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .open(path)
+        .open(path);
+    match rw {
+        // flock needs no write access: a job of another user may hold a
+        // tool's in-use lock through a file it can only read.
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => File::open(path),
+        other => other,
+    }
 }
 
 impl FileLock {
@@ -48,7 +54,23 @@ impl FileLock {
         }
     }
 
+    /// Takes the lock exclusively, waiting up to `wait` for its holders
+    /// (jobs holding a tool's in-use lock) to let go; `Ok(None)` after that.
+    pub async fn exclusive_within(path: &Path, wait: Duration) -> io::Result<Option<Self>> {
+        Self::acquire_within(path, false, wait).await
+    }
+
+    /// Takes the lock shared, waiting up to `wait` for an exclusive holder
+    /// (a switch of `current` holds it for milliseconds).
+    pub async fn shared_within(path: &Path, wait: Duration) -> io::Result<Option<Self>> {
+        Self::acquire_within(path, true, wait).await
+    }
+
     async fn acquire(path: &Path, shared: bool) -> io::Result<Option<Self>> {
+        Self::acquire_within(path, shared, BRIEF_WAIT).await
+    }
+
+    async fn acquire_within(path: &Path, shared: bool, wait: Duration) -> io::Result<Option<Self>> {
         let file = open(path)?;
         let mut waited = Duration::ZERO;
         loop {
@@ -59,7 +81,7 @@ impl FileLock {
             };
             match attempt {
                 Ok(()) => return Ok(Some(Self { _file: file })),
-                Err(TryLockError::WouldBlock) if waited < BRIEF_WAIT => {
+                Err(TryLockError::WouldBlock) if waited < wait => {
                     tokio::time::sleep(POLL).await;
                     waited += POLL;
                 }
@@ -67,6 +89,15 @@ impl FileLock {
                 Err(TryLockError::Error(e)) => return Err(e),
             }
         }
+    }
+
+    /// Whether some process holds the lock in any mode now (an exclusive
+    /// probe, released at once). A missing lock file means not held.
+    pub fn is_held_any(path: &Path) -> bool {
+        let Ok(file) = OpenOptions::new().read(true).open(path) else {
+            return false;
+        };
+        matches!(file.try_lock(), Err(TryLockError::WouldBlock))
     }
 
     /// Whether some process holds the lock exclusively now (a shared probe
@@ -93,5 +124,35 @@ mod tests {
         drop(first);
         assert!(!FileLock::is_held(&path));
         assert!(FileLock::exclusive(&path).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_shared_holder_keeps_an_exclusive_waiter_out_for_its_bounded_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in-use.lock");
+        let job = FileLock::shared_within(&path, Duration::ZERO)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            FileLock::shared_within(&path, Duration::ZERO)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(FileLock::is_held_any(&path));
+        assert!(
+            !FileLock::is_held(&path),
+            "shared holders are not an updater"
+        );
+        let waited = FileLock::exclusive_within(&path, Duration::from_millis(50)).await;
+        assert!(waited.unwrap().is_none());
+        drop(job);
+        assert!(
+            FileLock::exclusive_within(&path, Duration::ZERO)
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 }

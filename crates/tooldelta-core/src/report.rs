@@ -6,6 +6,7 @@ use crate::channel::ChannelDecision;
 use crate::channel::local::Hold;
 use crate::error::ErrorInfo;
 use crate::signing::SignatureCheck;
+use crate::state::Pending;
 
 /// What `tooldelta update --json` prints.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -40,6 +41,10 @@ pub struct UpdateReport {
     pub signature: SignatureCheck,
     /// Wall time of the run.
     pub duration_ms: u64,
+    /// `true` when `to_version` was only downloaded, not switched to
+    /// (`--download-only`): it is then pending, and `from_version` stays active.
+    #[serde(default)]
+    pub download_only: bool,
 }
 
 /// The state of one file found by `verify`.
@@ -120,6 +125,12 @@ pub struct UpdateCheck {
     pub channel: Option<ChannelDecision>,
     /// The technician's hold, when the tool is held.
     pub hold: Option<Hold>,
+    /// A downloaded version waiting to be switched to, if any.
+    #[serde(default)]
+    pub pending: Option<Pending>,
+    /// Whether running jobs hold the tool's in-use lock right now.
+    #[serde(default)]
+    pub in_use: bool,
 }
 
 /// The pending delta of an update: what it would fetch, resume, reuse and drop.
@@ -172,6 +183,12 @@ pub struct ToolStatus {
     pub channel: Option<ChannelDecision>,
     /// The technician's hold, when the tool is held.
     pub hold: Option<Hold>,
+    /// A downloaded version waiting to be switched to, if any.
+    #[serde(default)]
+    pub pending: Option<Pending>,
+    /// Whether running jobs hold the tool's in-use lock right now.
+    #[serde(default)]
+    pub in_use: bool,
 }
 
 /// What `repair` did.

@@ -40,6 +40,31 @@ pub struct ToolState {
     /// Activations, oldest first (bounded to the last [`MAX_HISTORY`]).
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
+    /// A version downloaded into the store and waiting to be switched to
+    /// (`update --download-only`, or an activation deferred by the in-use lock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+}
+
+/// A downloaded, verified version not yet active: its manifest is stored at
+/// `manifests/<version>.json` and every object it lists is in the store.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// The downloaded version.
+    pub version: String,
+    /// Its `manifest_hash`, as verified when it was downloaded: `activate`
+    /// refuses a stored manifest that hashes to anything else.
+    pub manifest_hash: String,
+    /// RFC 3339 time the download finished.
+    pub downloaded_at: String,
+    /// Bytes that download carried over the network.
+    pub bytes_downloaded: u64,
+    /// Whether it is a signed channel rollback (allowed below the floor).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rollback: bool,
+    /// Why it is not active yet: `download_only` or `in_use`.
+    pub reason: String,
 }
 
 /// History entries kept in the state file.
@@ -73,6 +98,12 @@ impl ToolState {
             if newer {
                 self.highest_accepted = Some(entry.version.clone());
             }
+        }
+        // The pending version (or an older one) is active now: nothing waits.
+        if let Some(p) = &self.pending
+            && parse(&p.version) <= parse(&entry.version)
+        {
+            self.pending = None;
         }
         self.history.push(entry);
         if self.history.len() > MAX_HISTORY {

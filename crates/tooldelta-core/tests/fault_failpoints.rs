@@ -219,6 +219,7 @@ impl World {
         let opts = UpdateOptions {
             version: version.map(str::to_owned),
             allow_downgrade: false,
+            ..UpdateOptions::default()
         };
         runtime()
             .block_on(engine.update(TOOL, &opts, &NullReporter, &CancellationToken::new()))

@@ -4,6 +4,7 @@
 //! Screenshots land in `target/gui-screenshots/`. Run with `make test-gui`
 //! (`cargo test -p tooldelta-app --test gui -- --ignored --test-threads=1`).
 
+mod agent;
 mod fixture;
 mod fleet;
 mod minisign;

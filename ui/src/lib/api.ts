@@ -6,6 +6,7 @@
 import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
+  AgentStatus,
   AppInfo,
   AppUpdateEvent,
   AppUpdateStatus,
@@ -14,6 +15,7 @@ import type {
   Event,
   ExportedFile,
   HistoryEntry,
+  Policy,
   RepairReport,
   RollbackReport,
   RunSnapshot,
@@ -83,6 +85,7 @@ export const api = {
   appInfo: () => call<AppInfo>('app_info'),
   listTools: () => call<ToolView[]>('list_tools'),
   runs: () => call<RunSnapshot[]>('runs'),
+  agentStatus: () => call<AgentStatus | null>('agent_status'),
   planUpdate: (toolId: string) => call<UpdateCheck>('plan_update', { toolId }),
   startUpdate: (toolId: string, onEvent: (e: Event) => void) =>
     call<UpdateReport>('start_update', { toolId, onEvent: channel(onEvent) }),
@@ -92,6 +95,10 @@ export const api = {
   repair: (toolId: string, onEvent: (e: Event) => void) =>
     call<RepairReport>('repair_tool', { toolId, onEvent: channel(onEvent) }),
   rollback: (toolId: string) => call<RollbackReport>('rollback_tool', { toolId }),
+  activate: (toolId: string, onEvent: (e: Event) => void) =>
+    call<UpdateReport>('activate_tool', { toolId, onEvent: channel(onEvent) }),
+  setPolicy: (toolId: string, policy: Policy) => call<Policy>('set_policy', { toolId, policy }),
+  exportDiagnostics: () => call<ExportedFile>('export_diagnostics'),
   history: (toolId: string) => call<HistoryEntry[]>('tool_history', { toolId }),
   exportReport: (toolId: string, report: VerifyReport) =>
     call<ExportedFile>('export_report', { toolId, report }),

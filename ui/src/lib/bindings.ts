@@ -3,7 +3,7 @@
 
 export type Phase = "manifest" | "plan" | "fetch" | "stage" | "activate" | "cleanup" | "verify" | "repair";
 
-export type ErrorKind = "usage" | "input" | "config" | "invalid_settings" | "network" | "trust" | "integrity" | "io" | "disk_full" | "corrupt" | "locked" | "busy" | "not_installed" | "no_previous_release" | "cancelled" | "app_update" | "ipc" | "internal";
+export type ErrorKind = "usage" | "input" | "config" | "invalid_settings" | "network" | "trust" | "integrity" | "io" | "disk_full" | "corrupt" | "locked" | "busy" | "in_use" | "not_downloaded" | "not_installed" | "no_previous_release" | "cancelled" | "app_update" | "ipc" | "internal";
 
 export type ErrorInfo = { 
 /**
@@ -110,30 +110,6 @@ tool_id: string,
 path: string, 
 /**
  * Bytes of the file present, resumed bytes included.
- */
-bytes_done: number, 
-/**
- * The file's size.
- */
-size: number, } | { "event": "mirror_fetching", 
-/**
- * The tool.
- */
-tool_id: string, 
-/**
- * Path in the release.
- */
-path: string, 
-/**
- * The site mirror (scheme, host and port).
- */
-mirror: string, 
-/**
- * Its upstream, as the site mirror names it.
- */
-upstream: string, 
-/**
- * Bytes the site mirror has received from upstream.
  */
 bytes_done: number, 
 /**
@@ -246,7 +222,12 @@ signature: SignatureCheck,
 /**
  * Wall time of the run.
  */
-duration_ms: number, };
+duration_ms: number, 
+/**
+ * `true` when `to_version` was only downloaded, not switched to
+ * (`--download-only`): it is then pending, and `from_version` stays active.
+ */
+download_only: boolean, };
 
 export type FileStatus = "ok" | "modified" | "missing" | "extra";
 
@@ -411,6 +392,14 @@ channel: ChannelDecision | null,
  */
 hold: Hold | null, 
 /**
+ * A downloaded version waiting to be switched to, if any.
+ */
+pending: Pending | null, 
+/**
+ * Whether running jobs hold the tool's in-use lock right now.
+ */
+in_use: boolean, 
+/**
  * Files whose content must be downloaded.
  */
 files_to_fetch: number, 
@@ -564,6 +553,114 @@ bytes_downloaded?: number | null,
  */
 bytes_saved?: number | null, };
 
+export type Pending = { 
+/**
+ * The downloaded version.
+ */
+version: string, 
+/**
+ * Its `manifest_hash`, as verified when it was downloaded: `activate`
+ * refuses a stored manifest that hashes to anything else.
+ */
+manifest_hash: string, 
+/**
+ * RFC 3339 time the download finished.
+ */
+downloaded_at: string, 
+/**
+ * Bytes that download carried over the network.
+ */
+bytes_downloaded: number, 
+/**
+ * Whether it is a signed channel rollback (allowed below the floor).
+ */
+rollback?: boolean, 
+/**
+ * Why it is not active yet: `download_only` or `in_use`.
+ */
+reason: string, };
+
+export type Policy = "auto" | "download" | "notify" | "manual";
+
+export type Outcome = "updated" | "downloaded" | "available" | "up_to_date" | "waiting" | "deferred" | "held" | "manual" | "failed";
+
+export type ToolOutcome = { 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * Its policy.
+ */
+policy: Policy, 
+/**
+ * What happened.
+ */
+outcome: Outcome, 
+/**
+ * The version active after the cycle.
+ */
+installed_version: string | null, 
+/**
+ * The version the mirrors offer.
+ */
+offered_version: string | null, 
+/**
+ * A downloaded version waiting to be switched to.
+ */
+pending_version: string | null, 
+/**
+ * One line for people (`1.2.0 downloaded, waiting for the window`).
+ */
+message: string, 
+/**
+ * RFC 3339: when its switching window next opens (absent: no window).
+ */
+next_window: string | null, 
+/**
+ * Bytes this cycle downloaded for it.
+ */
+bytes_downloaded: number, 
+/**
+ * Why it failed.
+ */
+error: ErrorInfo | null, };
+
+export type AgentStatus = { 
+/**
+ * [`AGENT_STATUS_VERSION`].
+ */
+v: number, 
+/**
+ * The agent's process.
+ */
+pid: number, 
+/**
+ * Whether a cycle is under way.
+ */
+running: boolean, 
+/**
+ * RFC 3339 start of the last (or current) cycle.
+ */
+cycle_started_at: string, 
+/**
+ * RFC 3339 end of the last finished cycle.
+ */
+cycle_finished_at: string | null, 
+/**
+ * RFC 3339: when the next cycle is due (absent for `--once`).
+ */
+next_check_at: string | null, 
+/**
+ * RFC 3339: the earliest opening of a switching window among the tools
+ * the agent may switch (absent when none has a window).
+ */
+next_window: string | null, 
+/**
+ * Per tool, sorted by id.
+ */
+tools: Array<ToolOutcome>, };
+
 export type Integrity = "unknown" | "ok" | "modified";
 
 export type Savings = { 
@@ -624,10 +721,9 @@ files_verified: number,
  */
 started_ms: number, 
 /**
- * While the run waits on a site mirror still fetching a file from its
- * upstream: how far that fetch has come, in percent.
+ * The process running it when that is not this app (the agent, a CLI).
  */
-upstream_percent: number | null, };
+by_pid: number | null, };
 
 export type ToolView = { 
 /**
@@ -692,9 +788,17 @@ release_notes: string | null,
  */
 savings: Savings, 
 /**
- * The run of this app on the tool, if any.
+ * The run on the tool (this app's, or another process's such as the agent), if any.
  */
 run: RunSnapshot | null, 
+/**
+ * What the agent may do with it (`[tools.ID] policy`, else the global one).
+ */
+policy: Policy, 
+/**
+ * A downloaded version waiting for activation, if any.
+ */
+pending_version: string | null, 
 /**
  * Why the mirror check failed, if it did.
  */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytes, count, duration, eta, percent, rate, relativeTime, shortHash } from './format';
+import { bytes, count, duration, eta, percent, rate, relativeTime, shortHash, whenLabel } from './format';
 
 describe('bytes', () => {
   it('uses binary units with one decimal below ten', () => {
@@ -43,6 +43,16 @@ describe('relativeTime', () => {
     expect(relativeTime(now - 2 * 3_600_000, now)).toBe('2 hours ago');
     expect(relativeTime(now - 86_400_000, now)).toBe('yesterday');
     expect(relativeTime(now + 2 * 3_600_000, now)).toBe('in 2 hours');
+  });
+});
+
+describe('whenLabel', () => {
+  it('says today, tomorrow, the weekday within a week, else the date (local time)', () => {
+    const now = new Date(2026, 11, 2, 20, 0); // Wednesday
+    expect(whenLabel(new Date(2026, 11, 2, 22, 0).toISOString(), now)).toBe('today 22:00');
+    expect(whenLabel(new Date(2026, 11, 3, 2, 0).toISOString(), now)).toBe('tomorrow 02:00');
+    expect(whenLabel(new Date(2026, 11, 5, 1, 0).toISOString(), now)).toBe('Sat 01:00');
+    expect(whenLabel(new Date(2026, 11, 12, 1, 0).toISOString(), now)).toBe('2026-12-12 01:00');
   });
 });
 

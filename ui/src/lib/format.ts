@@ -68,3 +68,19 @@ export function percent(done: number, total: number): number | null {
 export function shortHash(hex: string | null | undefined): string {
   return hex ? hex.slice(0, 12) : '—';
 }
+
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+
+/** `today 02:00`, `tomorrow 02:00`, `Sat 01:00` (within a week), else `2026-12-12 01:00`; local time. */
+export function whenLabel(iso: string, now: Date = new Date()): string {
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return iso;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const hm = `${pad(when.getHours())}:${pad(when.getMinutes())}`;
+  const day = (d: Date) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  const days = Math.round((day(when) - day(now)) / 86_400_000);
+  if (days === 0) return `today ${hm}`;
+  if (days === 1) return `tomorrow ${hm}`;
+  if (days > 1 && days < 7) return `${WEEKDAYS[when.getDay()]} ${hm}`;
+  return `${when.getFullYear()}-${pad(when.getMonth() + 1)}-${pad(when.getDate())} ${hm}`;
+}

@@ -1,7 +1,7 @@
 // The words the views show for engine states, in one place so views and
 // tests agree.
 
-import type { Delta, Integrity, SignatureCheck, ToolView } from './bindings';
+import type { Delta, Integrity, Policy, SignatureCheck, ToolView } from './bindings';
 import { bytes, count } from './format';
 
 /** `"1 file · 24 KiB to download · 4.7 GiB saved"`. */
@@ -56,3 +56,13 @@ export function integrityBadge(integrity: Integrity, paths: string[] = []): Badg
 export function updatePending(tool: ToolView): boolean {
   return tool.up_to_date === false && tool.available_version !== null;
 }
+
+/** The agent's policies, in the order the menus list them. */
+export const POLICIES: readonly Policy[] = ['auto', 'download', 'notify', 'manual'];
+
+export const POLICY_LABELS: Record<Policy, string> = {
+  auto: 'Downloads and switches inside the maintenance window',
+  download: 'Downloads; you activate',
+  notify: 'Only tells you an update is available',
+  manual: 'Leaves the tool alone',
+};

@@ -17,6 +17,7 @@ const report: UpdateReport = {
   manifest_hash: 'h',
   signature: { status: 'valid', public_key_id: 'k' },
   duration_ms: 5,
+  download_only: false,
 };
 
 describe('reduce', () => {

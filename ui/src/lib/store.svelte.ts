@@ -2,8 +2,10 @@
 // per window (`createStore`); views read its fields, never call the API directly.
 
 import type {
+  AgentStatus,
   AppInfo,
   ErrorInfo,
+  Policy,
   Event,
   RunSnapshot,
   ToolModified,
@@ -56,6 +58,8 @@ export class Store {
   search = $state('');
   /** The layout the user picked (remembered), if any. */
   chosenLayout = $state<Layout | null>(storedLayout());
+  /** The agent's last cycle and next maintenance window, when an agent runs on this root. */
+  agent = $state<AgentStatus | null>(null);
   /** Progress of **Update all**, while it runs. */
   updateAllProgress = $state<{ done: number; total: number; current: string | null } | null>(null);
   private stopAll = false;
@@ -154,6 +158,8 @@ export class Store {
       );
       this.listError = null;
       this.lastRefreshMs = Date.now();
+      // An app without an agent (or an older app core) just shows no window.
+      this.agent = await this.api.agentStatus().catch(() => null);
     } catch (err) {
       this.listError = toErrorInfo(err);
     } finally {
@@ -166,7 +172,10 @@ export class Store {
   async pollRuns(): Promise<void> {
     try {
       const runs = await this.api.runs();
+      const before = Object.keys(this.snapshots);
       this.snapshots = Object.fromEntries(runs.map((r) => [r.tool_id, r]));
+      // A run ended (this app's, or the agent's): show what it installed now.
+      if (before.some((id) => !this.snapshots[id])) void this.refresh();
     } catch {
       // A failed poll is retried at the next tick; the last known state stays on screen.
     }
@@ -213,6 +222,34 @@ export class Store {
       this.fail(toolId, 'update', err);
     }
     await this.refresh();
+  }
+
+  /** Switches to the downloaded version (no network): a run like an update. */
+  async activate(toolId: string): Promise<void> {
+    if (this.isBusy(toolId)) return;
+    const batcher = this.startRun(toolId, 'update');
+    try {
+      const report = await this.api.activate(toolId, (e) => batcher.push(e));
+      batcher.flush();
+      const run = this.runs[toolId];
+      if (run) this.runs[toolId] = reduce(run, { event: 'done', report });
+    } catch (err) {
+      batcher.flush();
+      this.fail(toolId, 'activate', err);
+    }
+    await this.refresh();
+  }
+
+  /** Changes what the agent may do with the tool (saved in the settings file). */
+  async setPolicy(toolId: string, policy: Policy): Promise<void> {
+    try {
+      const saved = await this.api.setPolicy(toolId, policy);
+      const tool = this.tool(toolId);
+      if (tool) tool.policy = saved;
+      delete this.toolErrors[toolId];
+    } catch (err) {
+      this.toolErrors[toolId] = { error: toErrorInfo(err), action: 'policy' };
+    }
   }
 
   async verify(toolId: string): Promise<VerifyReport | null> {

@@ -36,6 +36,33 @@ describe('tools dashboard', () => {
     expect(within(card).getByTestId('held').textContent).toBe('Held at 1.0.0');
   });
 
+  it("edits the agent's policy and activates a downloaded version", async () => {
+    let lists = 0;
+    const calls = mockCommands({
+      app_info: () => appInfo(),
+      list_tools: () => {
+        lists += 1;
+        return lists === 1
+          ? [tool({ policy: 'download', pending_version: '1.1.0' })]
+          : [tool({ installed_version: '1.1.0', up_to_date: true, delta: null, policy: 'auto' })];
+      },
+      set_policy: (args) => args.policy,
+      activate_tool: () => updateReport({ bytes_downloaded: 0 }),
+    });
+    render(App);
+    const card = await screen.findByTestId('tool-card-llama-cpp');
+    const c = within(card);
+    const select = c.getByTestId('policy-select') as HTMLSelectElement;
+    expect(select.value).toBe('download');
+    expect(c.getByTestId('pending-version').textContent).toBe('1.1.0 downloaded, waiting');
+    await fireEvent.change(select, { target: { value: 'auto' } });
+    await waitFor(() => expect(calls.set_policy).toEqual([{ toolId: 'llama-cpp', policy: 'auto' }]));
+    await fireEvent.click(c.getByTestId('activate-button'));
+    await waitFor(() => expect(calls.activate_tool?.[0]?.toolId).toBe('llama-cpp'));
+    await waitFor(() => expect(within(screen.getByTestId('tool-card-llama-cpp')).getByTestId('installed-version').textContent).toBe('1.1.0'));
+    expect(screen.queryByTestId('activate-button')).toBeNull();
+  });
+
   it('disables Update for a tool that is up to date', async () => {
     mockCommands({
       app_info: () => appInfo(),

@@ -75,6 +75,8 @@ export function tool(overrides: Partial<ToolView> = {}): ToolView {
     savings: { last_saved: null, last_at: null, total_saved: 0, total_downloaded: 0 },
     run: null,
     check_error: null,
+    policy: 'notify',
+    pending_version: null,
     ...overrides,
   };
 }
@@ -95,6 +97,7 @@ export function updateReport(overrides: Partial<UpdateReport> = {}): UpdateRepor
     manifest_hash: 'f'.repeat(64),
     signature: { status: 'valid', public_key_id: '0123456789abcdef' },
     duration_ms: 1200,
+    download_only: false,
     ...overrides,
   };
 }

@@ -3,7 +3,7 @@ import { render, screen, waitFor, within } from '@testing-library/svelte';
 import App from '../App.svelte';
 import Kiosk from '../views/Kiosk.svelte';
 import { createStore } from '../lib/store.svelte';
-import type { RunSnapshot } from '../lib/bindings';
+import type { AgentStatus, RunSnapshot } from '../lib/bindings';
 import { appInfo, currentTool, mockCommands, thirtyTools, tool } from './ipc';
 
 function snapshot(done: number): RunSnapshot {
@@ -18,6 +18,20 @@ function snapshot(done: number): RunSnapshot {
     files_verified: 1,
     started_ms: 0,
     upstream_percent: null,
+    by_pid: null,
+  };
+}
+
+function agentStatus(nextWindow: string | null): AgentStatus {
+  return {
+    v: 1,
+    pid: 4242,
+    running: false,
+    cycle_started_at: '2026-12-02T01:00:00Z',
+    cycle_finished_at: '2026-12-02T01:00:05Z',
+    next_check_at: null,
+    next_window: nextWindow,
+    tools: [],
   };
 }
 
@@ -100,6 +114,35 @@ describe('kiosk mode', () => {
     render(Kiosk, { store, listEveryMs: 60_000 });
     const strip = await screen.findByTestId('kiosk-running', {}, { timeout: 3000 });
     expect(within(strip).getByTestId('kiosk-run-upstream').textContent).toBe('Site mirror fetching from upstream: 37 %');
+  });
+
+  it("shows the agent's run live, then the next update window when idle", async () => {
+    let polls = 0;
+    const later = new Date(Date.now() + 3 * 3_600_000);
+    later.setMinutes(0, 0, 0);
+    mockCommands({
+      app_info: () => appInfo(true),
+      list_tools: () => [tool()],
+      agent_status: () => agentStatus(later.toISOString()),
+      runs: () => {
+        polls += 1;
+        // Published by the agent's process, not this app's.
+        if (polls === 1) return [{ ...snapshot(2 * 1024 ** 3), by_pid: 4242 }];
+        return [];
+      },
+    });
+    const store = createStore();
+    await store.init();
+    render(Kiosk, { store, listEveryMs: 60_000 });
+    const idle = await screen.findByTestId('kiosk-next-window');
+    const hm = `${String(later.getHours()).padStart(2, '0')}:00`;
+    expect(idle.textContent).toMatch(new RegExp(`^Next update window: (today|tomorrow) ${hm}$`));
+    const strip = await screen.findByTestId('kiosk-running', {}, { timeout: 3000 });
+    expect(within(strip).getByTestId('kiosk-run-percent').textContent).toBe('50 %');
+    expect(strip.textContent).toContain('run by process 4242');
+    expect(screen.queryByTestId('kiosk-next-window')).toBeNull();
+    await waitFor(() => expect(screen.queryByTestId('kiosk-running')).toBeNull(), { timeout: 3000 });
+    expect(screen.getByTestId('kiosk-next-window')).toBeTruthy();
   });
 
   it('pages through thirty tools by itself, attention first, every tool within one cycle', async () => {

@@ -16,6 +16,16 @@ pub struct ToolSettings {
     /// `hold = true` (at whatever is active) or `hold = "1.2.0"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold: Option<HoldSetting>,
+    /// What the agent may do with this tool (else the global `policy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::agent::Policy>,
+    /// When the agent may switch it (else the global `window`; none: any time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// When the agent may download for it (else the global `download_window`;
+    /// none: any time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_window: Option<String>,
 }
 
 /// A hold as the settings file writes it.

@@ -34,7 +34,14 @@ pub struct EngineConfig {
     pub concurrency: usize,
     /// Channels followed, the workstation id, holds from the settings.
     pub rollout: RolloutSettings,
+    /// How long a switch of `current` waits for running jobs to release the
+    /// tool's in-use lock before it is deferred (the download stays pending).
+    pub in_use_wait: Duration,
 }
+
+/// How long a switch waits for running jobs by default: long enough for a
+/// launcher's short probe, short enough that an agent never hangs on a job.
+pub const DEFAULT_IN_USE_WAIT: Duration = Duration::from_secs(5);
 
 impl EngineConfig {
     /// Defaults: keep 2 releases, 30 s stall timeout, 5 retries, 4 parallel files.
@@ -49,6 +56,7 @@ impl EngineConfig {
             retries: 5,
             concurrency: 4,
             rollout: RolloutSettings::default(),
+            in_use_wait: DEFAULT_IN_USE_WAIT,
         }
     }
 
@@ -70,6 +78,9 @@ pub struct UpdateOptions {
     pub version: Option<String>,
     /// Allow an explicit `version` older than the highest accepted one.
     pub allow_downgrade: bool,
+    /// Fill the store and record the version as pending, without switching
+    /// (`update --download-only`; `activate` switches later, offline).
+    pub download_only: bool,
 }
 
 /// The configuration, the layout under its root, and the HTTP side.

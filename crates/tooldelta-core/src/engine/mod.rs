@@ -30,6 +30,7 @@ mod follow;
 mod heal;
 mod installed;
 mod offer;
+mod pending;
 mod releases;
 mod repair;
 mod rollback;
@@ -102,7 +103,33 @@ impl Engine {
         reporter: &dyn Reporter,
         cancel: &CancellationToken,
     ) -> Result<UpdateReport, UpdateError> {
-        update::run(&self.env, tool_id, opts, reporter, cancel).await
+        let op = if opts.download_only {
+            "download"
+        } else {
+            "update"
+        };
+        let live = crate::live::Publisher::new(&self.env.layout, tool_id, op, reporter);
+        update::run(&self.env, tool_id, opts, &live, cancel).await
+    }
+
+    /// The live progress of the operation running on `tool_id` in any
+    /// process (the agent, a CLI, the app), or the outcome of the last one.
+    pub fn live(&self, tool_id: &str) -> Option<crate::live::LiveSnapshot> {
+        crate::live::read(&self.env.layout, tool_id)
+    }
+
+    /// Switches to the version a `download_only` update left pending, with no
+    /// network: the stored manifest is verified again, every object must be
+    /// in the store (else [`UpdateError::NotDownloaded`]), and running jobs
+    /// defer the switch ([`UpdateError::InUse`]). Reports 0 bytes downloaded.
+    pub async fn activate(
+        &self,
+        tool_id: &str,
+        reporter: &dyn Reporter,
+        cancel: &CancellationToken,
+    ) -> Result<UpdateReport, UpdateError> {
+        let live = crate::live::Publisher::new(&self.env.layout, tool_id, "activate", reporter);
+        pending::run(&self.env, tool_id, &live, cancel).await
     }
 
     /// Every tool under the root; with mirrors and keys configured, also what
@@ -233,6 +260,7 @@ mod tests {
         is_send(&engine.status());
         is_send(&engine.overview());
         is_send(&engine.rollback("t", &NullReporter, &cancel));
+        is_send(&engine.activate("t", &NullReporter, &cancel));
         let _: Option<RollbackReport> = None;
     }
 

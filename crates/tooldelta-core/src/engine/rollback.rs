@@ -41,6 +41,8 @@ pub(super) async fn rollback(
             active: installed.version.clone(),
         })?;
     let healed = heal_target(&s, &target).await?;
+    // Never switch under a running job (a rollback is a switch too).
+    let _switching = super::stage::exclusive_use(&s, &target).await?;
     let link = layout.current_link(tool_id);
     // The commit point: `current` now names the earlier release.
     activate::swap_current(layout, tool_id, &target).map_err(s.io("switch", &link))?;

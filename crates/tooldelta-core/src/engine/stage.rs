@@ -11,6 +11,7 @@ use crate::activate::{self, Linker};
 use crate::error::UpdateError;
 use crate::events::Phase;
 use crate::fs::{remove_stale_temps, remove_tree_if_exists, write_atomic};
+use crate::lock::FileLock;
 use crate::signing::VerifiedManifest;
 use crate::state::ToolState;
 
@@ -56,6 +57,8 @@ pub(super) async fn stage_and_activate(
     if s.cancel.is_cancelled() {
         return Err(s.cancelled());
     }
+    // No release is built, let alone switched to, under a running job.
+    let _switching = exclusive_use(s, version).await?;
     let layout = s.env.layout.clone();
     let store = s.store.clone();
     let manifest = verified.manifest().clone();
@@ -89,6 +92,23 @@ pub(super) async fn stage_and_activate(
     let link = s.env.layout.current_link(s.tool_id);
     // The commit point: past this rename the new release is active.
     activate::swap_current(&s.env.layout, s.tool_id, version).map_err(s.io("switch", &link))
+}
+
+/// Takes the tool's in-use lock exclusively for a switch of `current`,
+/// waiting up to `in_use_wait` for running jobs (`tooldelta run`, or any
+/// launcher holding `flock -s` on it) to end; else the switch to `version`
+/// is deferred with [`UpdateError::InUse`]. Held until the swap is done, so
+/// a job starting meanwhile waits and then runs the new release.
+pub(super) async fn exclusive_use(s: &Session<'_>, version: &str) -> Result<FileLock, UpdateError> {
+    let path = s.env.layout.in_use_lock_path(s.tool_id);
+    FileLock::exclusive_within(&path, s.env.config.in_use_wait)
+        .await
+        .map_err(s.io("lock", &path))?
+        .ok_or_else(|| UpdateError::InUse {
+            tool_id: s.tool_id.to_owned(),
+            version: version.to_owned(),
+            path,
+        })
 }
 
 /// Prunes old releases, then collects the objects only they referenced.

@@ -83,6 +83,8 @@ async fn one(env: &Env, tool_id: &str, plan: bool) -> Result<ToolOverview, Updat
         release_notes: None,
         channel: None,
         hold: hold(env, tool_id, installed.map(|i| i.version.as_str()))?,
+        pending: local.state.pending.clone(),
+        in_use: FileLock::is_held_any(&layout.in_use_lock_path(tool_id)),
     };
     let has_mirrors = env.fetcher.has_mirrors();
     let report_offer = has_mirrors && !env.config.trust.is_empty();

@@ -11,8 +11,10 @@ use super::stage;
 use crate::diff::Plan;
 use crate::error::UpdateError;
 use crate::events::{Event, Phase, Reporter};
+use crate::fetch::Fetched;
 use crate::report::{Delta, UpdateCheck, UpdateReport};
 use crate::signing::{SignatureCheck, SignatureStatus, VerifiedManifest};
+use crate::state::{Pending, ToolState};
 use crate::store::Store;
 
 pub(super) async fn check(
@@ -66,10 +68,12 @@ pub(super) async fn plan_check(
         release_notes: verified.manifest().release_notes.clone(),
         channel: offer.channel.clone(),
         hold,
+        pending: local.state.pending.clone(),
+        in_use: crate::lock::FileLock::is_held_any(&env.layout.in_use_lock_path(tool_id)),
     })
 }
 
-fn signature(verified: &VerifiedManifest) -> SignatureCheck {
+pub(super) fn signature(verified: &VerifiedManifest) -> SignatureCheck {
     SignatureCheck {
         status: SignatureStatus::Valid,
         public_key_id: Some(verified.key_id().to_owned()),
@@ -146,11 +150,28 @@ async fn update(s: &Session<'_>, opts: &UpdateOptions) -> Result<UpdateReport, U
     let totals = totals?;
     stored?;
 
+    let from_version = installed.map(|i| i.version);
+    let transfer = Transfer {
+        plan: &plan,
+        totals: &totals,
+        from_version,
+    };
+    if opts.download_only {
+        drop(gc_guard);
+        save_pending(s, &mut state, &verified, &totals, rollback, "download_only");
+        return Ok(report(s, &verified, transfer, true));
+    }
+
     s.phase(Phase::Stage);
-    stage::stage_and_activate(s, &verified, &version).await?;
+    if let Err(e) = stage::stage_and_activate(s, &verified, &version).await {
+        if matches!(e, UpdateError::InUse { .. }) {
+            // Everything is in the store: the switch waits, the download stays.
+            save_pending(s, &mut state, &verified, &totals, rollback, "in_use");
+        }
+        return Err(e);
+    }
     drop(gc_guard);
 
-    let from_version = installed.map(|i| i.version);
     if rollback {
         // A signed channel rollback: the only way the floor moves down.
         state.highest_accepted = Some(version.clone());
@@ -160,7 +181,7 @@ async fn update(s: &Session<'_>, opts: &UpdateOptions) -> Result<UpdateReport, U
         Activation {
             version: &version,
             hash: verified.hash(),
-            from_version: from_version.clone(),
+            from_version: transfer.from_version.clone(),
             action: "update",
             raise_floor: true,
             transfer: Some((totals.downloaded + totals.resumed, plan.bytes_saved())),
@@ -169,26 +190,75 @@ async fn update(s: &Session<'_>, opts: &UpdateOptions) -> Result<UpdateReport, U
 
     s.phase(Phase::Cleanup);
     stage::cleanup(s, &state, &version).await;
-    Ok(UpdateReport {
+    Ok(report(s, &verified, transfer, false))
+}
+
+/// What a run moved, for its report.
+pub(super) struct Transfer<'a> {
+    pub plan: &'a Plan,
+    pub totals: &'a Fetched,
+    pub from_version: Option<String>,
+}
+
+/// The report of an update, an `--download-only` run or an activation.
+pub(super) fn report(
+    s: &Session<'_>,
+    verified: &VerifiedManifest,
+    t: Transfer<'_>,
+    download_only: bool,
+) -> UpdateReport {
+    UpdateReport {
         tool_id: s.tool_id.to_owned(),
-        from_version,
-        to_version: version,
-        files_downloaded: plan.fetch.len() as u64,
+        from_version: t.from_version,
+        to_version: verified.version().to_string(),
+        files_downloaded: t.plan.fetch.len() as u64,
         files_verified: verified.manifest().files.len() as u64,
-        files_deleted: plan.remove.len() as u64,
-        files_unchanged: plan.reuse.len() as u64,
-        bytes_downloaded: totals.downloaded,
-        bytes_saved: plan.bytes_saved(),
-        bytes_resumed: totals.resumed,
-        bytes_from_local_chunks: totals.from_local_chunks,
+        files_deleted: t.plan.remove.len() as u64,
+        files_unchanged: t.plan.reuse.len() as u64,
+        bytes_downloaded: t.totals.downloaded,
+        bytes_saved: t.plan.bytes_saved(),
+        bytes_resumed: t.totals.resumed,
+        bytes_from_local_chunks: t.totals.from_local_chunks,
         manifest_hash: verified.hash().to_owned(),
-        signature: signature(&verified),
+        signature: signature(verified),
         duration_ms: s.elapsed_ms(),
-    })
+        download_only,
+    }
+}
+
+/// Records `verified` as downloaded and waiting (its manifest is stored and
+/// its objects are in the store, which garbage collection keeps because the
+/// stored manifest references them).
+fn save_pending(
+    s: &Session<'_>,
+    state: &mut ToolState,
+    verified: &VerifiedManifest,
+    totals: &Fetched,
+    rollback: bool,
+    reason: &str,
+) {
+    state.pending = Some(Pending {
+        version: verified.version().to_string(),
+        manifest_hash: verified.hash().to_owned(),
+        downloaded_at: jiff::Timestamp::now().to_string(),
+        bytes_downloaded: totals.downloaded + totals.resumed,
+        rollback,
+        reason: reason.to_owned(),
+    });
+    let path = s.env.layout.state_path(s.tool_id);
+    // The download itself succeeded; a lost record only means `activate`
+    // does not know about it (the next update finds the objects present).
+    if let Err(e) = state.save(&path) {
+        tracing::warn!("{}: cannot write {}: {e}", s.tool_id, path.display());
+    }
 }
 
 /// A held tool is left alone: only its held version may be installed.
-fn refuse_held(s: &Session<'_>, local: &Local, opts: &UpdateOptions) -> Result<(), UpdateError> {
+pub(super) fn refuse_held(
+    s: &Session<'_>,
+    local: &Local,
+    opts: &UpdateOptions,
+) -> Result<(), UpdateError> {
     let active = local.installed.as_ref().map(|i| i.version.as_str());
     let Some(held) = hold(s.env, s.tool_id, active)? else {
         return Ok(());
@@ -239,5 +309,6 @@ fn already_active(
         manifest_hash: verified.hash().to_owned(),
         signature: signature(verified),
         duration_ms: s.elapsed_ms(),
+        download_only: false,
     }))
 }

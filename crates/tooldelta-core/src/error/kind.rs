@@ -33,6 +33,10 @@ pub enum ErrorKind {
     Locked,
     /// The app already runs an operation on this tool.
     Busy,
+    /// Running jobs hold the tool's in-use lock: the switch is deferred.
+    InUse,
+    /// `activate` found no downloaded version (or missing content).
+    NotDownloaded,
     /// The tool has no active release.
     NotInstalled,
     /// No earlier release is kept to roll back to.
@@ -80,6 +84,8 @@ impl ErrorKind {
             Self::Corrupt => "corrupt",
             Self::Locked => "locked",
             Self::Busy => "busy",
+            Self::InUse => "in_use",
+            Self::NotDownloaded => "not_downloaded",
             Self::NotInstalled => "not_installed",
             Self::NoPreviousRelease => "no_previous_release",
             Self::Cancelled => "cancelled",
@@ -96,6 +102,7 @@ impl ErrorKind {
             self,
             Self::Network
                 | Self::Locked
+                | Self::InUse
                 | Self::Busy
                 | Self::Cancelled
                 | Self::DiskFull
@@ -117,12 +124,13 @@ impl ErrorKind {
             | Self::Config
             | Self::InvalidSettings
             | Self::NotInstalled
+            | Self::NotDownloaded
             | Self::NoPreviousRelease => ExitClass::Usage,
             Self::Trust => ExitClass::Trust,
             Self::Network | Self::AppUpdate => ExitClass::Network,
             Self::Integrity | Self::Corrupt => ExitClass::Integrity,
             Self::Io | Self::DiskFull | Self::Ipc | Self::Internal => ExitClass::LocalIo,
-            Self::Locked | Self::Busy | Self::Cancelled => ExitClass::Locked,
+            Self::Locked | Self::InUse | Self::Busy | Self::Cancelled => ExitClass::Locked,
         }
     }
 }

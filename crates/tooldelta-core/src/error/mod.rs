@@ -199,6 +199,29 @@ pub enum UpdateError {
         /// The lock file.
         path: PathBuf,
     },
+    /// Running jobs hold the tool's in-use lock: the switch is deferred and
+    /// the downloaded version stays pending.
+    #[error(
+        "{tool_id}: switch to {version} deferred: the tool is in use (running jobs hold {path}); {version} stays downloaded"
+    )]
+    InUse {
+        /// The tool.
+        tool_id: String,
+        /// The version waiting to be switched to.
+        version: String,
+        /// The in-use lock file.
+        path: PathBuf,
+    },
+    /// `activate` found nothing (or not everything) downloaded.
+    #[error("{}", crate::explain::not_downloaded(tool_id, version.as_deref(), missing))]
+    NotDownloaded {
+        /// The tool.
+        tool_id: String,
+        /// The pending version, when one is recorded.
+        version: Option<String>,
+        /// Paths of its files whose content is missing from the store.
+        missing: Vec<String>,
+    },
     /// The tool has no active release.
     #[error("{tool_id}: not installed under {root}")]
     NotInstalled {
@@ -288,6 +311,8 @@ impl UpdateError {
             Self::Io { .. } => ErrorKind::Io,
             Self::Corrupt { .. } => ErrorKind::Corrupt,
             Self::Locked { .. } => ErrorKind::Locked,
+            Self::InUse { .. } => ErrorKind::InUse,
+            Self::NotDownloaded { .. } => ErrorKind::NotDownloaded,
             Self::NotInstalled { .. } => ErrorKind::NotInstalled,
             Self::NoPreviousRelease { .. } => ErrorKind::NoPreviousRelease,
             Self::NoGoodCopy { .. } => ErrorKind::Integrity,
@@ -301,7 +326,10 @@ impl UpdateError {
             Self::ManifestFetch { source, .. } | Self::Fetch { source, .. } => {
                 source.is_transient()
             }
-            Self::Locked { .. } | Self::Cancelled { .. } | Self::DiskFull { .. } => true,
+            Self::Locked { .. }
+            | Self::InUse { .. }
+            | Self::Cancelled { .. }
+            | Self::DiskFull { .. } => true,
             _ => false,
         }
     }
@@ -332,6 +360,12 @@ impl UpdateError {
             Self::Locked { .. } => Some(
                 "wait for the other update or repair to finish (`tooldelta status` shows it running); the lock is released when that process ends".to_owned(),
             ),
+            Self::InUse { tool_id, .. } => Some(format!(
+                "the switch happens when the jobs end: `tooldelta activate {tool_id}` (or the agent's next cycle) applies it with no download"
+            )),
+            Self::NotDownloaded { tool_id, .. } => Some(format!(
+                "download it first: `tooldelta update {tool_id} --download-only`"
+            )),
             Self::UnknownTool { mirror, .. } => Some(format!(
                 "check the tool id (`curl {mirror}api/v1/tools` lists the mirror's catalog)"
             )),

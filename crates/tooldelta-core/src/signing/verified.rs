@@ -247,8 +247,44 @@ impl VerifiedManifest {
     /// with a signature required, then the client's own checks, the spec step
     /// of each written above it.
     pub fn verify(bytes: &[u8], policy: &TrustPolicy<'_>) -> Result<Self, TrustError> {
+        Self::verify_with(bytes, policy, true)
+    }
+
+    /// The gate for a manifest this client verified and stored itself, read
+    /// back to switch to it offline (`activate`): with trusted keys, every
+    /// step of [`VerifiedManifest::verify`]; with none, the same steps but
+    /// the signature, which is replaced by the hash recorded when the
+    /// manifest was verified. Either way its `manifest_hash` must be the
+    /// recorded one, and an expired manifest is refused.
+    pub fn reverify_stored(
+        bytes: &[u8],
+        policy: &TrustPolicy<'_>,
+        recorded_hash: &str,
+    ) -> Result<Self, TrustError> {
+        let verified = Self::verify_with(bytes, policy, !policy.trust.is_empty())?;
+        // The stored bytes must be the ones verified at download time.
+        if verified.hash != recorded_hash {
+            return Err(TrustError::HashMismatch {
+                tool_id: policy.tool_id.to_owned(),
+                stated: recorded_hash.to_owned(),
+                computed: verified.hash,
+            });
+        }
+        Ok(verified)
+    }
+
+    fn verify_with(
+        bytes: &[u8],
+        policy: &TrustPolicy<'_>,
+        signature_required: bool,
+    ) -> Result<Self, TrustError> {
         let tool_id = policy.tool_id.to_owned();
-        let checked = check_manifest(bytes, policy.trust, true, Some(policy.tool_id))?;
+        let checked = check_manifest(
+            bytes,
+            policy.trust,
+            signature_required,
+            Some(policy.tool_id),
+        )?;
         // Mix-and-match: a validly signed manifest for another tool.
         if checked.manifest.tool_id != policy.tool_id {
             return Err(TrustError::WrongTool {
