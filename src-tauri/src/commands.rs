@@ -314,7 +314,7 @@ pub fn save_settings(
     Ok(state.settings_view())
 }
 
-fn notify_changed(app: &AppHandle) {
+pub(crate) fn notify_changed(app: &AppHandle) {
     // Other windows refresh on it; none listening is fine.
     if let Err(err) = app.emit(TOOLS_CHANGED, ()) {
         tracing::debug!(%err, "tools-changed not delivered");

@@ -58,6 +58,7 @@ impl TargetArgs {
             keep_releases: self.keep_releases,
             channel: self.channel.clone(),
             workstation_id: self.workstation_id.clone(),
+            report_token: None,
             tools: std::collections::BTreeMap::new(),
         };
         let file = match config {

@@ -6,15 +6,18 @@
 mod channel;
 mod check;
 mod config;
+mod disk;
 mod engine;
 mod failure;
 mod hold;
 mod inspect;
 mod keygen;
 mod output;
+mod prometheus;
 mod publish;
 mod render;
 mod repair;
+mod report;
 mod rollback;
 mod status;
 mod update;
@@ -67,6 +70,14 @@ enum Command {
     Hold(hold::HoldArgs),
     /// Release a hold.
     Unhold(hold::UnholdArgs),
+    /// Send this workstation's fleet report to its mirror.
+    Report(report::Args),
+    /// Uninstall a tool (content another tool or kept release uses stays).
+    Remove(disk::RemoveArgs),
+    /// Remove stored content no kept release needs (and, on request, partials and kept releases).
+    Gc(disk::GcArgs),
+    /// Where the disk under the root went: per tool unique and shared bytes, kept releases, partials, free space.
+    Du(disk::DuArgs),
 }
 
 /// What every command gets besides its own arguments.
@@ -97,6 +108,10 @@ fn main() -> ExitCode {
         Command::Channel(command) => channel::run(&command, &ctx),
         Command::Hold(args) => hold::hold(&args, &ctx),
         Command::Unhold(args) => hold::unhold(&args, &ctx),
+        Command::Report(args) => report::run(&args, &ctx),
+        Command::Remove(args) => disk::remove(&args, &ctx),
+        Command::Gc(args) => disk::gc(&args, &ctx),
+        Command::Du(args) => disk::du(&args, &ctx),
     };
     match result {
         Ok(code) => code,

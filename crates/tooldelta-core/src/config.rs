@@ -11,6 +11,7 @@
 //! keep_releases = 2
 //! channel = "stable"              # the channel every tool follows (default)
 //! workstation_id = "lab-3-ws-12"  # else generated once under the root
+//! report_token = "s3cret"         # bearer token for fleet reports
 //!
 //! [tools.llama-chat]
 //! channel = "beta"
@@ -49,6 +50,10 @@ pub struct Settings {
     /// default: generated once under the root).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workstation_id: Option<String>,
+    /// Bearer token for the mirror's report route (`tooldelta report --token`;
+    /// the agent sends its reports with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_token: Option<String>,
     /// Per tool: `[tools.ID]` with `channel` and `hold`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub tools: std::collections::BTreeMap<String, ToolSettings>,
@@ -124,6 +129,7 @@ impl Settings {
             keep_releases: self.keep_releases.or(lower.keep_releases),
             channel: self.channel.or(lower.channel),
             workstation_id: self.workstation_id.or(lower.workstation_id),
+            report_token: self.report_token.or(lower.report_token),
             tools: if self.tools.is_empty() {
                 lower.tools
             } else {
