@@ -37,7 +37,11 @@ fn refuse(state: &AppState, status: StatusCode, reason: &'static str, message: S
         .refused
         .get_or_create(&crate::fleet::gauges::ReasonLabels { reason })
         .inc();
-    ApiError { status, message }
+    ApiError {
+        status,
+        message,
+        headers: Vec::new(),
+    }
 }
 
 pub(crate) async fn post_reports(
