@@ -12,6 +12,8 @@ packages=(
   libxdo-dev
   # GUI tests in a real window
   xvfb xauth webkit2gtk-driver
+  # the mirror's /fleet page in a real headless browser (tests/tests/fleet_page.rs)
+  chromium chromium-driver
   # reference tools for tests and benchmarks
   openssl curl nginx-light wrk
   # benchmarks (make bench): scripts, peak RSS of a child, the app's window (xwininfo)

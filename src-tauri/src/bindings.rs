@@ -9,7 +9,7 @@ mod tests {
     use ts_rs::{Config, TS};
 
     use crate::dto;
-    use tooldelta_core::{channel, engine, error, events, report, signing};
+    use tooldelta_core::{channel, disk, engine, error, events, report, signing};
 
     const HEADER: &str = "// Generated from the Rust types by `make app-types` (src-tauri/src/bindings.rs).\n\
 // Do not edit: change the Rust type and regenerate.\n\n";
@@ -53,6 +53,11 @@ mod tests {
             dto::AppUpdateEvent::decl(cfg),
             dto::ExportedFile::decl(cfg),
             dto::ToolModified::decl(cfg),
+            disk::ReleaseUsage::decl(cfg),
+            disk::ToolUsage::decl(cfg),
+            disk::DiskUsage::decl(cfg),
+            disk::GcReport::decl(cfg),
+            disk::RemoveReport::decl(cfg),
         ]
     }
 

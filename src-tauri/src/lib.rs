@@ -18,6 +18,7 @@ pub mod selfupdate;
 pub mod settings;
 pub mod state;
 pub mod unattended;
+pub mod storage;
 pub mod watcher;
 
 use anyhow::Context as _;
@@ -56,6 +57,9 @@ pub fn run() -> anyhow::Result<()> {
             commands::export_report,
             commands::get_settings,
             commands::save_settings,
+            storage::disk_usage,
+            storage::remove_tool,
+            storage::collect_garbage,
             selfupdate::check_app_update,
             selfupdate::install_app_update,
         ])

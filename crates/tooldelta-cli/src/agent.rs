@@ -159,18 +159,22 @@ async fn one_cycle(args: &Args, ctx: &Context, cancel: &CancellationToken) -> Re
     status.next_window = next_window.map(|t| t.to_string());
     status.tools = tools;
     save(&layout, &status);
-    after_cycle_report(&settings, &engine, &status);
+    after_cycle_report(&settings, &engine).await;
     Ok(Cycle {
         failed: status.tools.iter().any(|t| t.outcome == Outcome::Failed),
         pause,
     })
 }
 
-/// Hook for fleet reports (issue #15): after every cycle, when a report
-/// mirror is configured, the agent sends the workstation's report
-/// (`tooldelta report --mirror URL`). Wired when #15 is merged; a failed
-/// report is logged and never fails the cycle.
-fn after_cycle_report(_settings: &Settings, _engine: &Engine, _status: &AgentStatus) {}
+/// After every cycle the agent reports to its mirror what this workstation
+/// runs (the fleet view, `docs/fleet.md`). Telemetry only: a mirror that
+/// refuses or lacks the route is logged and never fails the cycle.
+async fn after_cycle_report(settings: &Settings, engine: &Engine) {
+    match tooldelta_core::fleet::send_report(engine, settings.report_token.as_deref()).await {
+        Ok(report) => tracing::info!(tools = report.tools.len(), "fleet report sent"),
+        Err(e) => tracing::warn!("fleet report not sent: {e}"),
+    }
+}
 
 fn save(layout: &Layout, status: &AgentStatus) {
     if let Err(e) = tooldelta_core::agent::write_status(layout, status) {

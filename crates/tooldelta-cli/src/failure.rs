@@ -110,6 +110,14 @@ impl Shown {
                 retryable: e.retryable(),
             };
         }
+        if let Some(e) = err.downcast_ref::<tooldelta_core::fleet::ReportError>() {
+            return Self {
+                explained,
+                class: Class::of(e.kind()),
+                kind: e.kind(),
+                retryable: e.retryable(),
+            };
+        }
         // A manifest that does not parse is `inspect`'s verdict (CONTRACT §2: exit 1).
         if err.downcast_ref::<ManifestError>().is_some() {
             return Self {

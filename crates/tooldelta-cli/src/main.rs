@@ -9,15 +9,18 @@ mod agent_log;
 mod channel;
 mod check;
 mod config;
+mod disk;
 mod engine;
 mod failure;
 mod hold;
 mod inspect;
 mod keygen;
 mod output;
+mod prometheus;
 mod publish;
 mod render;
 mod repair;
+mod report;
 mod rollback;
 mod run;
 mod status;
@@ -77,6 +80,14 @@ enum Command {
     Run(run::Args),
     /// Unattended updates: per-tool policies inside maintenance windows.
     Agent(agent::Args),
+    /// Send this workstation's fleet report to its mirror.
+    Report(report::Args),
+    /// Uninstall a tool (content another tool or kept release uses stays).
+    Remove(disk::RemoveArgs),
+    /// Remove stored content no kept release needs (and, on request, partials and kept releases).
+    Gc(disk::GcArgs),
+    /// Where the disk under the root went: per tool unique and shared bytes, kept releases, partials, free space.
+    Du(disk::DuArgs),
 }
 
 /// What every command gets besides its own arguments.
@@ -113,6 +124,10 @@ fn main() -> ExitCode {
         Command::Activate(args) => activate::run(&args, &ctx),
         Command::Run(args) => run::run(&args, &ctx),
         Command::Agent(args) => agent::run(&args, &ctx),
+        Command::Report(args) => report::run(&args, &ctx),
+        Command::Remove(args) => disk::remove(&args, &ctx),
+        Command::Gc(args) => disk::gc(&args, &ctx),
+        Command::Du(args) => disk::du(&args, &ctx),
     };
     match result {
         Ok(code) => code,

@@ -17,6 +17,10 @@ use crate::{Context, output};
 /// Arguments of `status`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Write the node_exporter textfile-collector format to FILE (atomically;
+    /// `-` or no value: stdout) instead of the status lines.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    prometheus: Option<PathBuf>,
     #[command(flatten)]
     target: TargetArgs,
 }
@@ -34,6 +38,17 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
         trust: false,
     };
     let engine = engine::build(&args.target, ctx, needs, None)?;
+    if let Some(path) = &args.prometheus {
+        let report = engine.fleet_report().map_err(engine::engine_error)?;
+        let text = crate::prometheus::render(&report);
+        if path.as_os_str() == "-" {
+            print!("{text}");
+        } else {
+            output::write_atomic(path, text.as_bytes())?;
+            eprintln!("wrote {}", path.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     // The agent's rules say what a downloaded version waits for; settings
     // the agent would refuse only cost that detail here.
     let rules = args

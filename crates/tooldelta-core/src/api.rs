@@ -19,6 +19,8 @@ pub const PREFIX: &str = "api/v1";
 pub const TOOLS: &str = "api/v1/tools";
 /// The blob folder, relative (a folder in a static export).
 pub const BLOBS: &str = "api/v1/blobs/sha256";
+/// Where workstations send fleet reports, relative.
+pub const REPORTS: &str = "api/v1/reports";
 
 /// Route templates as the mirror's router spells them (axum syntax), and as
 /// metrics label them.
@@ -43,6 +45,14 @@ pub mod template {
     pub const CHANNEL_LABEL: &str = "/api/v1/tools/{tool_id}/channels/{channel}.json";
     /// A blob by its SHA-256.
     pub const BLOB: &str = "/api/v1/blobs/sha256/{hex}";
+    /// Fleet reports (`POST`).
+    pub const REPORTS: &str = "/api/v1/reports";
+    /// The latest report per workstation.
+    pub const FLEET: &str = "/api/v1/fleet";
+    /// The fleet page.
+    pub const FLEET_PAGE: &str = "/fleet";
+    /// The fleet page's script.
+    pub const FLEET_SCRIPT: &str = "/fleet/fleet.js";
     /// The desktop app's update feed.
     pub const APP_FEED: &str = "/api/v1/app/{target}/{arch}/{current_version}";
 }
@@ -106,6 +116,10 @@ pub fn route_label(path: &str) -> &'static str {
         ["api", "v1", "tools", _, _, "files", _, ..] => template::FILE_LABEL,
         ["api", "v1", "blobs", "sha256", _] => template::BLOB,
         ["api", "v1", "app", _, _, _] => template::APP_FEED,
+        ["api", "v1", "reports"] => template::REPORTS,
+        ["api", "v1", "fleet"] => template::FLEET,
+        ["fleet"] => template::FLEET_PAGE,
+        ["fleet", "fleet.js"] => template::FLEET_SCRIPT,
         _ => "other",
     }
 }

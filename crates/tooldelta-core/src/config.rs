@@ -11,6 +11,7 @@
 //! keep_releases = 2
 //! channel = "stable"              # the channel every tool follows (default)
 //! workstation_id = "lab-3-ws-12"  # else generated once under the root
+//! report_token = "s3cret"         # bearer token for fleet reports
 //!
 //! policy = "notify"               # the agent's default: auto | download | notify | manual
 //! window = "daily 02:00-04:00"    # when the agent may switch (local time)
@@ -71,6 +72,10 @@ pub struct Settings {
     /// The agent's log file (default `ROOT/logs/agent.log`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_file: Option<PathBuf>,
+    /// Bearer token for the mirror's report route (`tooldelta report --token`;
+    /// the agent sends its reports with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_token: Option<String>,
     /// Per tool: `[tools.ID]` with `channel`, `hold`, `policy`, `window`,
     /// `download_window`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -153,6 +158,7 @@ impl Settings {
             download_window: self.download_window.or(lower.download_window),
             check_interval: self.check_interval.or(lower.check_interval),
             log_file: self.log_file.or(lower.log_file),
+            report_token: self.report_token.or(lower.report_token),
             tools: if self.tools.is_empty() {
                 lower.tools
             } else {

@@ -8,9 +8,11 @@
 #![warn(missing_docs)]
 
 pub mod app;
+mod cache;
 mod conn;
 pub mod export;
 mod export_subset;
+pub mod fleet;
 mod http;
 pub mod metrics;
 pub mod prefetch;

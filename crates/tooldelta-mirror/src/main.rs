@@ -1,6 +1,5 @@
 //! `tooldelta-mirror`: the HQ / site mirror server (CONTRACT §4).
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -8,7 +7,10 @@ use anyhow::{Context, Result, bail};
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tooldelta_core::signing::TrustStore;
 use tooldelta_mirror::app::AppReleaseInput;
-use tooldelta_mirror::{ConnectionOptions, ImportOptions, ServeOptions, Store, TlsFiles};
+use tooldelta_mirror::{ImportOptions, Store};
+
+mod serve_cmd;
+use serve_cmd::{ServeArgs, serve};
 
 mod site_commands;
 use site_commands::{import_bundle, prefetch, selection};
@@ -32,7 +34,7 @@ enum Command {
     /// Check a published tool folder against its manifest and add it to the store.
     Import(ImportArgs),
     /// Serve the store over HTTP(S).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Write the read routes as a static tree (blobs hardlinked) for nginx or a CDN.
     Export(ExportArgs),
     /// Add a desktop-app release to the self-update feed.
@@ -41,6 +43,43 @@ enum Command {
     ImportChannel(ImportChannelArgs),
     /// Pull a tool's versions (manifests and every blob) from an upstream into the store.
     Prefetch(site_commands::PrefetchArgs),
+    /// Remove a version's manifest from the store (its blobs go at the next `gc`).
+    Remove(RemoveArgs),
+    /// Remove blobs no stored manifest or app release references.
+    Gc(GcArgs),
+}
+
+#[derive(Args)]
+struct RemoveArgs {
+    /// The store folder.
+    #[arg(long)]
+    store: PathBuf,
+    /// The tool.
+    #[arg(long)]
+    tool: String,
+    /// The version to remove.
+    #[arg(long)]
+    version: String,
+    /// Remove it even if a stored channel document still offers it.
+    #[arg(long)]
+    force: bool,
+    /// Print the report as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct GcArgs {
+    /// The store folder.
+    #[arg(long)]
+    store: PathBuf,
+    /// Leave unreferenced blobs younger than this many seconds (an import
+    /// running beside gc writes its blobs before its manifest).
+    #[arg(long, default_value_t = tooldelta_mirror::store::GC_GRACE.as_secs())]
+    grace_secs: u64,
+    /// Print the report as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -87,95 +126,6 @@ struct ImportArgs {
     /// Print the report as one JSON object on stdout.
     #[arg(long)]
     json: bool,
-}
-
-#[derive(Args)]
-struct ServeArgs {
-    /// The store folder (created if missing).
-    #[arg(long)]
-    store: PathBuf,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-    /// Pull missing manifests and blobs from this mirror or static export.
-    #[arg(long)]
-    upstream: Option<String>,
-    /// Require manifests from upstream to be signed by one of these keys.
-    #[arg(long)]
-    trust: Vec<PathBuf>,
-    /// Extra CA certificates (PEM) to trust for an https upstream.
-    #[arg(long)]
-    upstream_ca: Vec<PathBuf>,
-    /// Seconds `latest`, the catalog and tool indexes from upstream are reused.
-    #[arg(long, default_value_t = 30)]
-    refresh_secs: u64,
-    /// Largest blob fetched from upstream when no manifest states its size.
-    #[arg(long, default_value_t = 1 << 40)]
-    max_blob_bytes: u64,
-    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
-    #[arg(long, requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// The private key (PEM) of --tls-cert.
-    #[arg(long, requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-    /// The URL clients reach this mirror at (app-feed artifact URLs).
-    #[arg(long)]
-    public_url: Option<String>,
-    #[command(flatten)]
-    connections: ConnectionArgs,
-}
-
-/// Connection limits and timeouts (docs/mirror.md, "Connections").
-#[derive(Args)]
-struct ConnectionArgs {
-    /// Seconds a request head may take to arrive, TLS handshake included (0: no limit).
-    #[arg(long, default_value = "20", value_parser = seconds)]
-    header_timeout_secs: Seconds,
-    /// Seconds a kept-alive connection may wait for its next request (0: no limit).
-    #[arg(long, default_value = "60", value_parser = seconds)]
-    idle_timeout_secs: Seconds,
-    /// Seconds a client may take none of a response before it is dropped (0: no limit).
-    #[arg(long, default_value = "60", value_parser = seconds)]
-    send_timeout_secs: Seconds,
-    /// Most connections served at once [default: (soft descriptor limit - reserve) / 2].
-    #[arg(long)]
-    max_connections: Option<usize>,
-    /// Most connections from one client address (0: no cap).
-    #[arg(long, default_value_t = 256)]
-    max_connections_per_address: usize,
-    /// Descriptors kept for the server itself, outside the connection budget.
-    #[arg(long, default_value_t = 256)]
-    fd_reserve: u64,
-    /// Seconds a connection waits for a free slot before it is answered 503.
-    #[arg(long, default_value = "1", value_parser = seconds)]
-    connection_wait_secs: Seconds,
-}
-
-impl ConnectionArgs {
-    fn options(&self) -> ConnectionOptions {
-        ConnectionOptions {
-            header_timeout: self.header_timeout_secs.0,
-            idle_timeout: self.idle_timeout_secs.0,
-            send_timeout: self.send_timeout_secs.0,
-            max_connections: self.max_connections,
-            max_per_address: (self.max_connections_per_address > 0)
-                .then_some(self.max_connections_per_address),
-            descriptor_reserve: self.fd_reserve,
-            connection_wait: self.connection_wait_secs.0.unwrap_or_default(),
-        }
-    }
-}
-
-/// A number of seconds on the command line; 0 (`None`) turns a limit off.
-#[derive(Debug, Clone, Copy)]
-struct Seconds(Option<Duration>);
-
-/// Seconds, fractions allowed.
-fn seconds(text: &str) -> Result<Seconds, String> {
-    let secs: f64 = text.parse().map_err(|e| format!("{text:?}: {e}"))?;
-    let duration =
-        Duration::try_from_secs_f64(secs).map_err(|e| format!("{text:?} seconds: {e}"))?;
-    Ok(Seconds((!duration.is_zero()).then_some(duration)))
 }
 
 #[derive(Args)]
@@ -259,11 +209,13 @@ fn init_logs(format: &str) {
 fn run(command: Command) -> Result<()> {
     match command {
         Command::Import(args) => import(&args),
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Export(args) => export(&args, None),
         Command::ImportApp(args) => import_app(&args),
         Command::ImportChannel(args) => import_channel(&args),
         Command::Prefetch(args) => prefetch(&args),
+        Command::Remove(args) => remove(&args),
+        Command::Gc(args) => gc(&args),
     }
 }
 
@@ -286,6 +238,38 @@ fn import_channel(args: &ImportChannelArgs) -> Result<()> {
         report.sequence,
         report.outcome,
         report.signature.status
+    );
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(())
+}
+
+fn remove(args: &RemoveArgs) -> Result<()> {
+    let store = open_existing(&args.store)?;
+    let report = store.remove_version(&args.tool, &args.version, args.force)?;
+    eprintln!(
+        "removed {} {} (run `tooldelta-mirror gc` to free its blobs)",
+        report.tool_id, report.version
+    );
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(())
+}
+
+fn gc(args: &GcArgs) -> Result<()> {
+    let store = open_existing(&args.store)?;
+    let report = store
+        .gc(Duration::from_secs(args.grace_secs))
+        .with_context(|| format!("collecting {}", args.store.display()))?;
+    eprintln!(
+        "removed {} blobs ({} bytes); kept {} referenced, {} unreferenced but younger than {} s",
+        report.blobs_removed,
+        report.bytes_removed,
+        report.blobs_kept,
+        report.blobs_young,
+        args.grace_secs
     );
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -373,61 +357,4 @@ fn open_existing(path: &Path) -> Result<Store> {
         );
     }
     Ok(Store::open(path)?)
-}
-
-fn serve(args: ServeArgs) -> Result<()> {
-    let mut options = ServeOptions::new(args.store);
-    options.upstream = args.upstream;
-    options.trust = trust_store(&args.trust)?;
-    options.upstream_ca = args.upstream_ca;
-    options.refresh_interval = Duration::from_secs(args.refresh_secs);
-    options.max_blob_bytes = args.max_blob_bytes;
-    options.public_url = args.public_url;
-    options.connections = args.connections.options();
-    raise_descriptor_limit();
-    options.tls = match (args.tls_cert, args.tls_key) {
-        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
-        _ => None,
-    };
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("listening on {}", args.listen))?;
-        tooldelta_mirror::serve(listener, options, shutdown_signal()).await?;
-        Ok(())
-    })
-}
-
-/// Raises the soft descriptor limit to the hard one (systemd gives services
-/// 1024) and logs both.
-fn raise_descriptor_limit() {
-    let show = |n: Option<u64>| n.map_or_else(|| "unlimited".to_owned(), |n| n.to_string());
-    let (limit, error) = tooldelta_mirror::raise_nofile_limit();
-    let (before, soft, hard) = (show(limit.soft_before), show(limit.soft), show(limit.hard));
-    match error {
-        None => {
-            tracing::info!(
-                "descriptor limit (RLIMIT_NOFILE): soft {before} -> {soft}, hard {hard}"
-            );
-        }
-        Some(e) => tracing::warn!(
-            "descriptor limit (RLIMIT_NOFILE): soft {before} kept (hard {hard}): {e}"
-        ),
-    }
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    else {
-        let _ = ctrl_c.await;
-        return;
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutting down");
 }

@@ -44,6 +44,9 @@ pub struct Metrics {
     pub(crate) upstream_fetches: Counter,
     pub(crate) local_chunk_bytes: Counter,
     pub(crate) connections: ConnMetrics,
+    pub(crate) fleet: crate::fleet::gauges::FleetMetrics,
+    pub(crate) cache_pulled_bytes: prometheus_client::metrics::gauge::Gauge,
+    pub(crate) cache_evictions: Counter,
 }
 
 fn duration_histogram() -> Histogram {
@@ -113,6 +116,19 @@ impl Metrics {
             local_chunk_bytes.clone(),
         );
         let connections = ConnMetrics::register(&mut registry);
+        let fleet = crate::fleet::gauges::FleetMetrics::register(&mut registry);
+        let cache_pulled_bytes = prometheus_client::metrics::gauge::Gauge::default();
+        let cache_evictions = Counter::default();
+        registry.register(
+            "tooldelta_mirror_cache_pulled_bytes",
+            "Bytes of blobs pulled through from upstream and stored (what --max-cache-bytes bounds)",
+            cache_pulled_bytes.clone(),
+        );
+        registry.register(
+            "tooldelta_mirror_cache_evictions",
+            "Pulled blobs evicted to keep the cache under --max-cache-bytes",
+            cache_evictions.clone(),
+        );
         Self {
             registry,
             requests,
@@ -124,6 +140,9 @@ impl Metrics {
             upstream_fetches,
             local_chunk_bytes,
             connections,
+            fleet,
+            cache_pulled_bytes,
+            cache_evictions,
         }
     }
 

@@ -115,6 +115,30 @@ bytes_done: number,
 /**
  * The file's size.
  */
+size: number, } | { "event": "mirror_fetching", 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * Path in the release.
+ */
+path: string, 
+/**
+ * The site mirror (scheme, host and port).
+ */
+mirror: string, 
+/**
+ * Its upstream, as the site mirror names it.
+ */
+upstream: string, 
+/**
+ * Bytes the site mirror has received from upstream.
+ */
+bytes_done: number, 
+/**
+ * The file's size.
+ */
 size: number, } | { "event": "file_verified", 
 /**
  * The tool.
@@ -721,6 +745,11 @@ files_verified: number,
  */
 started_ms: number, 
 /**
+ * While the run waits on a site mirror still fetching a file from its
+ * upstream: how far that fetch has come, in percent.
+ */
+upstream_percent: number | null, 
+/**
  * The process running it when that is not this app (the agent, a CLI).
  */
 by_pid: number | null, };
@@ -934,3 +963,128 @@ tool_id: string,
  * Paths inside the release that changed, sorted.
  */
 paths: Array<string>, };
+
+export type ReleaseUsage = { 
+/**
+ * The version.
+ */
+version: string, 
+/**
+ * Whether it is the active release.
+ */
+active: boolean, 
+/**
+ * Sum of its files' sizes (what it holds, shared or not).
+ */
+bytes: number, };
+
+export type ToolUsage = { 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * The active version.
+ */
+active: string | null, 
+/**
+ * Releases on disk, newest first.
+ */
+releases: Array<ReleaseUsage>, 
+/**
+ * Bytes of stored objects only this tool lists: what `remove` frees.
+ */
+unique_bytes: number, 
+/**
+ * Bytes of stored objects this tool lists together with another tool:
+ * they stay when this tool is removed.
+ */
+shared_bytes: number, 
+/**
+ * Bytes of stored objects only non-active kept releases list: what
+ * dropping kept releases frees.
+ */
+kept_only_bytes: number, };
+
+export type DiskUsage = { 
+/**
+ * The install root.
+ */
+root: string, 
+/**
+ * Every file under the root, each inode counted once.
+ */
+total_bytes: number, 
+/**
+ * Stored objects (verified content).
+ */
+objects_bytes: number, 
+/**
+ * Number of stored objects.
+ */
+objects: number, 
+/**
+ * Stored objects no stored manifest lists: what `gc` frees.
+ */
+unreferenced_bytes: number, 
+/**
+ * Interrupted downloads (`.partial` files): what `gc --partials` frees.
+ */
+partial_bytes: number, 
+/**
+ * Number of `.partial` files.
+ */
+partials: number, 
+/**
+ * Free bytes on the file system of the root.
+ */
+free_bytes: number | null, 
+/**
+ * Per tool, sorted by id.
+ */
+tools: Array<ToolUsage>, };
+
+export type GcReport = { 
+/**
+ * Kept (non-active) releases dropped, as `tool@version`.
+ */
+releases_removed: Array<string>, 
+/**
+ * Unreferenced objects removed.
+ */
+objects_removed: number, 
+/**
+ * Their bytes.
+ */
+objects_bytes: number, 
+/**
+ * `.partial` files removed (with their `.etag`).
+ */
+partials_removed: number, 
+/**
+ * Their bytes.
+ */
+partials_bytes: number, 
+/**
+ * Whether objects and partials were left alone because an update was
+ * running (it holds the store lock); run `gc` again later.
+ */
+skipped_busy: boolean, };
+
+export type RemoveReport = { 
+/**
+ * The tool.
+ */
+tool_id: string, 
+/**
+ * The version that was active.
+ */
+version: string | null, 
+/**
+ * Every release removed, newest first.
+ */
+releases_removed: Array<string>, 
+/**
+ * What the collection after it freed (objects other tools list stay).
+ */
+gc: GcReport, };

@@ -36,7 +36,8 @@ function storedLayout(): Layout | null {
 export type View =
   | { name: 'tools' }
   | { name: 'inspector'; toolId: string }
-  | { name: 'settings' };
+  | { name: 'settings' }
+  | { name: 'storage' };
 
 export class Store {
   info = $state<AppInfo | null>(null);

@@ -25,7 +25,9 @@
 //! [`VerifiedManifest`]: crate::signing::VerifiedManifest
 //! [`Plan`]: crate::diff::Plan
 
+mod disk;
 mod env;
+mod fleet;
 mod follow;
 mod heal;
 mod installed;
@@ -109,7 +111,9 @@ impl Engine {
             "update"
         };
         let live = crate::live::Publisher::new(&self.env.layout, tool_id, op, reporter);
-        update::run(&self.env, tool_id, opts, &live, cancel).await
+        let result = update::run(&self.env, tool_id, opts, &live, cancel).await;
+        record_update(&self.env, tool_id, &result);
+        result
     }
 
     /// The live progress of the operation running on `tool_id` in any
@@ -129,7 +133,9 @@ impl Engine {
         cancel: &CancellationToken,
     ) -> Result<UpdateReport, UpdateError> {
         let live = crate::live::Publisher::new(&self.env.layout, tool_id, "activate", reporter);
-        pending::run(&self.env, tool_id, &live, cancel).await
+        let result = pending::run(&self.env, tool_id, &live, cancel).await;
+        record_update(&self.env, tool_id, &result);
+        result
     }
 
     /// Every tool under the root; with mirrors and keys configured, also what
@@ -150,7 +156,11 @@ impl Engine {
         tool_id: &str,
         reporter: &dyn Reporter,
     ) -> Result<VerifyReport, UpdateError> {
-        repair::verify(&self.env, tool_id, reporter).await
+        let result = repair::verify(&self.env, tool_id, reporter).await;
+        if let Ok(report) = &result {
+            record_verify(&self.env, report);
+        }
+        result
     }
 
     /// Re-hashes every kept release other than the active one (newest first)
@@ -167,7 +177,11 @@ impl Engine {
         reporter: &dyn Reporter,
         cancel: &CancellationToken,
     ) -> Result<RepairReport, UpdateError> {
-        repair::run(&self.env, tool_id, reporter, cancel).await
+        let result = repair::run(&self.env, tool_id, reporter, cancel).await;
+        if let Ok(report) = &result {
+            record_verify(&self.env, &report.verify);
+        }
+        result
     }
 
     /// Makes the previously active release (still kept) active again, after
@@ -235,10 +249,83 @@ impl Engine {
         follow::hold(&self.env, tool_id, active.as_deref())
     }
 
+    /// Uninstalls a tool: every release, its manifests, state and hold;
+    /// stored content another tool or kept release lists stays.
+    pub async fn remove(&self, tool_id: &str) -> Result<crate::disk::RemoveReport, UpdateError> {
+        disk::remove(&self.env, tool_id).await
+    }
+
+    /// Gives back what no kept release needs: unreferenced objects, and on
+    /// request old partial downloads and every non-active kept release.
+    pub async fn gc(
+        &self,
+        opts: crate::disk::GcOptions,
+    ) -> Result<crate::disk::GcReport, UpdateError> {
+        disk::gc(&self.env, opts).await
+    }
+
+    /// Where the disk under the root went (read only).
+    pub fn disk_usage(&self) -> Result<crate::disk::DiskUsage, UpdateError> {
+        let root = &self.env.config.root;
+        crate::disk::usage(&self.env.layout).map_err(UpdateError::io("*", "measure", root))
+    }
+
+    /// This workstation's fleet report, from the installed state only (no
+    /// network): what [`crate::fleet::send_report`] sends.
+    pub fn fleet_report(&self) -> Result<crate::fleet::WorkstationReport, UpdateError> {
+        fleet::build(&self.env)
+    }
+
+    /// The engine's HTTP client for a URL (its proxy and CA settings).
+    pub(crate) fn http_client_for(&self, url: &str) -> Result<&reqwest::Client, String> {
+        self.env.fetcher.client_for(url)
+    }
+
     /// The activations of a tool, oldest first.
     pub fn history(&self, tool_id: &str) -> Result<Vec<HistoryEntry>, UpdateError> {
         rollback::history(&self.env, tool_id)
     }
+}
+
+/// Keeps how an update ended for the fleet report (best effort).
+fn record_update(env: &Env, tool_id: &str, result: &Result<UpdateReport, UpdateError>) {
+    use crate::fleet::{LastResult, outcome};
+    if !crate::manifest::is_valid_tool_id(tool_id) {
+        return;
+    }
+    let record = match result {
+        Ok(report) => outcome::UpdateOutcome {
+            result: LastResult::Ok,
+            version: Some(report.to_version.clone()),
+            error: None,
+            at: outcome::now(),
+        },
+        Err(e) => outcome::UpdateOutcome {
+            result: LastResult::Failed,
+            version: None,
+            // One printable line, bounded like the report's field.
+            error: Some(
+                e.to_string()
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(2000)
+                    .collect(),
+            ),
+            at: outcome::now(),
+        },
+    };
+    outcome::record_update(&env.layout, tool_id, &record);
+}
+
+/// Keeps what a verify found for the fleet report (best effort).
+fn record_verify(env: &Env, report: &VerifyReport) {
+    use crate::fleet::outcome;
+    let record = outcome::VerifyOutcome {
+        version: report.version.clone(),
+        ok: report.ok,
+        at: outcome::now(),
+    };
+    outcome::record_verify(&env.layout, &report.tool_id, &record);
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod body;
 mod channels;
 mod conditional;
 mod feed;
+mod fleet;
 mod manifests;
 mod missing;
 mod open_cache;
@@ -20,7 +21,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tooldelta_core::api::template;
 
@@ -45,6 +46,10 @@ pub(crate) struct AppState {
     open_blobs: open_cache::OpenBlobs,
     public_url: Option<String>,
     scheme: &'static str,
+    /// The size limit of a pull-through cache, when set.
+    cache: Option<Arc<crate::cache::CacheLimit>>,
+    /// Fleet reports (never read by the serving routes).
+    fleet: Arc<crate::fleet::FleetState>,
 }
 
 fn upstream_roots(options: &ServeOptions) -> Result<Vec<reqwest::Certificate>, ServeError> {
@@ -84,7 +89,17 @@ fn build_state(options: &ServeOptions) -> Result<AppState, ServeError> {
             Some(Arc::new(upstream))
         }
     };
+    let fleet = fleet_state(options, &store, upstream.as_deref(), &metrics)?;
+    let cache = match options.max_cache_bytes {
+        Some(limit) => Some(Arc::new(
+            crate::cache::CacheLimit::open(store.clone(), limit, options.cache_pin_window)
+                .map_err(ServeError::Io)?,
+        )),
+        None => None,
+    };
     Ok(AppState {
+        cache,
+        fleet,
         store,
         metrics,
         upstream,
@@ -103,6 +118,38 @@ fn build_state(options: &ServeOptions) -> Result<AppState, ServeError> {
     })
 }
 
+/// The report database, limits and (with an http upstream) the forwarder.
+/// Needs a tokio runtime (the forwarder is a task).
+fn fleet_state(
+    options: &ServeOptions,
+    store: &Store,
+    upstream: Option<&Upstream>,
+    metrics: &Metrics,
+) -> Result<Arc<crate::fleet::FleetState>, ServeError> {
+    use crate::fleet::forward::{ForwardTarget, Forwarder};
+    let f = &options.fleet;
+    let db = crate::fleet::db::FleetDb::open(store.root())?;
+    let forward = upstream
+        .filter(|up| up.url("").starts_with("http"))
+        .map(|up| {
+            let target = ForwardTarget {
+                client: up.client().clone(),
+                url: up.url(tooldelta_core::api::REPORTS),
+                token: f.upstream_token.clone(),
+                interval: f.forward_interval,
+            };
+            Forwarder::start(target, metrics.fleet.clone())
+        });
+    Ok(Arc::new(crate::fleet::FleetState {
+        db: Arc::new(db),
+        limit: crate::fleet::limit::RateLimit::new(f.burst, f.interval),
+        token: f.report_token.clone(),
+        stale_after_secs: f.stale_after.as_secs(),
+        forward,
+        metrics: metrics.fleet.clone(),
+    }))
+}
+
 /// The router with every route, metrics and logs.
 fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -115,6 +162,10 @@ fn router(state: Arc<AppState>) -> Router {
         .route(template::FILE, get(routes::file))
         .route(template::BLOB, get(routes::blob))
         .route(template::APP_FEED, get(feed::app_feed))
+        .route(template::REPORTS, post(fleet::post_reports))
+        .route(template::FLEET, get(fleet::get_fleet))
+        .route(template::FLEET_PAGE, get(fleet::page))
+        .route(template::FLEET_SCRIPT, get(fleet::script))
         .fallback(routes::not_found)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),

@@ -53,6 +53,14 @@ impl OpenBlobs {
         (entry.opened.elapsed() < TTL).then(|| (Arc::clone(&entry.file), entry.size))
     }
 
+    /// Forgets a blob (evicted from the store): its next request opens anew.
+    pub(crate) fn forget(&self, hex: &str) {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(hex);
+    }
+
     /// Remembers an opened blob; when full, expired entries go first, then all.
     pub(crate) fn put(&self, hex: &str, file: &Arc<File>, size: u64) {
         let mut entries = self

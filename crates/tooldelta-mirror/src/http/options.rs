@@ -30,6 +30,13 @@ pub struct ServeOptions {
     pub public_url: Option<String>,
     /// Connection limits and timeouts.
     pub connections: ConnectionOptions,
+    /// The report route, the fleet view and forwarding upstream.
+    pub fleet: crate::fleet::FleetOptions,
+    /// Keep blobs pulled through from upstream under this many bytes,
+    /// evicting the least recently served first (imported blobs never go).
+    pub max_cache_bytes: Option<u64>,
+    /// How long a served manifest keeps its version's blobs from eviction.
+    pub cache_pin_window: Duration,
 }
 
 /// A TLS certificate chain and private key, both PEM files.
@@ -54,6 +61,9 @@ impl ServeOptions {
             max_blob_bytes: 1 << 40,
             public_url: None,
             connections: ConnectionOptions::default(),
+            fleet: crate::fleet::FleetOptions::default(),
+            max_cache_bytes: None,
+            cache_pin_window: crate::cache::DEFAULT_PIN_WINDOW,
         }
     }
 }
@@ -86,6 +96,9 @@ pub enum ServeError {
     /// The HTTP client for upstream could not be built.
     #[error("upstream client: {0}")]
     Client(#[from] reqwest::Error),
+    /// The fleet report database could not be opened.
+    #[error(transparent)]
+    Fleet(#[from] crate::fleet::FleetDbError),
     /// Accepting connections failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),

@@ -41,6 +41,7 @@ pub(crate) async fn healthz() -> &'static str {
 }
 
 pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    super::fleet::refresh_gauges(&state).await;
     (
         [(
             header::CONTENT_TYPE,
@@ -186,8 +187,40 @@ async fn open_blob(
             Err(_) => return Err(still_fetching(up, hex, expected_size)),
         }
         opened = open(state.store.clone(), hex.to_owned()).await?;
+        // Opened first: an eviction below never cuts this response short.
+        if let (Some(cache), Some((_, size))) = (&state.cache, &opened) {
+            account_pulled(state, cache, hex, *size).await;
+        }
     }
     opened.ok_or_else(|| ApiError::internal(format!("blob {hex} vanished from the store")))
+}
+
+/// Marks a pulled blob and keeps the cache under its limit.
+async fn account_pulled(
+    state: &AppState,
+    cache: &Arc<crate::cache::CacheLimit>,
+    hex: &str,
+    size: u64,
+) {
+    let (cache, hex) = (Arc::clone(cache), hex.to_owned());
+    let evicted = tokio::task::spawn_blocking(move || {
+        cache.pulled(&hex, size);
+        (cache.enforce(), cache.pulled_bytes())
+    })
+    .await;
+    if let Ok((evicted, pulled)) = evicted {
+        for blob in &evicted.blobs {
+            state.open_blobs.forget(blob);
+        }
+        state
+            .metrics
+            .cache_evictions
+            .inc_by(evicted.blobs.len() as u64);
+        state
+            .metrics
+            .cache_pulled_bytes
+            .set(i64::try_from(pulled).unwrap_or(i64::MAX));
+    }
 }
 
 async fn serve_blob(
@@ -207,6 +240,9 @@ async fn serve_blob(
         state.open_blobs.put(hex, &file, size);
         (file, size)
     };
+    if let Some(cache) = &state.cache {
+        cache.touch(hex);
+    }
     let content = Content {
         file,
         size,
@@ -260,9 +296,22 @@ async fn resolve_manifest(
     };
     let (store, cache) = (state.store.clone(), Arc::clone(&state.manifests));
     let id = tool_id.to_owned();
+    let pinned = folder.clone();
     let cached = blocking(move || cache.load(&store, &id, &folder))
         .await?
         .ok_or_else(vanished)?;
+    if let Some(limit) = &state.cache {
+        // A client that has the manifest will ask for these next.
+        let blobs = cached
+            .manifest
+            .files
+            .iter()
+            .flat_map(|f| {
+                std::iter::once(f.sha256.clone()).chain(f.chunks.as_ref().map(|c| c.sha256.clone()))
+            })
+            .collect();
+        limit.pin(tool_id, &pinned, blobs);
+    }
     Ok((cached, sel))
 }
 

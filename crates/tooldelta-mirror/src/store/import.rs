@@ -279,6 +279,8 @@ impl Store {
         entries: &[&FileEntry],
     ) -> Result<bool, ImportError> {
         let first = entries[0];
+        // Imported content is never evicted from a pull-through cache.
+        self.unmark_pulled(&first.sha256);
         let dest = self.blob_path(&first.sha256);
         let present = std::fs::symlink_metadata(&dest)
             .is_ok_and(|m| m.file_type().is_file() && m.len() == first.size);

@@ -30,6 +30,7 @@ impl Store {
             let Some(chunks) = &entry.chunks else {
                 continue;
             };
+            self.unmark_pulled(&chunks.sha256);
             if self.has_blob(&chunks.sha256) {
                 continue;
             }

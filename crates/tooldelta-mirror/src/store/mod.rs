@@ -13,6 +13,7 @@
 
 mod channels;
 pub(crate) mod fsutil;
+mod gc;
 mod import;
 mod import_chunks;
 mod import_export;
@@ -29,6 +30,7 @@ use tooldelta_core::manifest::{
 };
 
 pub use channels::{ChannelImport, ChannelImportError};
+pub use gc::{GC_GRACE, RemoveError, StoreGc, VersionRemoval};
 pub use import::{ImportError, ImportOptions, ImportReport, ManifestOutcome};
 pub use import_export::{BundleError, BundleReport};
 

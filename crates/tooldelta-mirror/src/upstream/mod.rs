@@ -112,7 +112,12 @@ impl Upstream {
         &self.trust
     }
 
-    fn url(&self, route: &str) -> String {
+    /// The HTTP client (its CA roots), shared by the report forwarder.
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    pub(crate) fn url(&self, route: &str) -> String {
         format!("{}/{}", self.base, route.trim_start_matches('/'))
     }
 
