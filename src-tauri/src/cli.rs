@@ -86,7 +86,12 @@ impl AppArgs {
             ("no_proxy", self.no_proxy.is_some()),
             ("ca_cert", self.ca_cert.is_some()),
         ];
-        out.extend(network.iter().filter(|(_, set)| *set).map(|(name, _)| (*name).to_owned()));
+        out.extend(
+            network
+                .iter()
+                .filter(|(_, set)| *set)
+                .map(|(name, _)| (*name).to_owned()),
+        );
         out
     }
 }

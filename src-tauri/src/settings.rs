@@ -127,7 +127,11 @@ impl Effective {
                     .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
                 proxy: self.settings.proxy.clone(),
                 no_proxy: self.settings.no_proxy.clone(),
-                ca_cert: self.settings.ca_cert.as_ref().map(|p| p.display().to_string()),
+                ca_cert: self
+                    .settings
+                    .ca_cert
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
             }),
         }
     }

@@ -47,8 +47,17 @@ impl Site {
             .arg(self.keys.public_pem())
             .args(extra);
         for var in [
-            "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
-            "all_proxy", "no_proxy", "TOOLDELTA_PROXY", "TOOLDELTA_NO_PROXY", "TOOLDELTA_CA_CERT",
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "NO_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
+            "no_proxy",
+            "TOOLDELTA_PROXY",
+            "TOOLDELTA_NO_PROXY",
+            "TOOLDELTA_CA_CERT",
         ] {
             cmd.env_remove(var);
         }
@@ -57,7 +66,13 @@ impl Site {
     }
 
     fn assert_installed(&self, name: &str) {
-        let current = self.tmp.path().join(name).join("tools").join(TOOL).join("current");
+        let current = self
+            .tmp
+            .path()
+            .join(name)
+            .join("tools")
+            .join(TOOL)
+            .join("current");
         assert_same_tree(&current, &self.tree);
     }
 }
@@ -112,7 +127,11 @@ fn a_private_ca_mirror_works_with_ca_cert_and_fails_clearly_without() {
     let out = site.update("refused", &tls.url(), &[], &[]);
     out.assert_failure();
     let line = out.stderr.to_lowercase();
-    assert!(out.stderr.contains(&tls.url()), "names the URL: {}", out.stderr);
+    assert!(
+        out.stderr.contains(&tls.url()),
+        "names the URL: {}",
+        out.stderr
+    );
     assert!(
         line.contains("certificate") && line.contains("unknownissuer"),
         "names the certificate problem: {}",
@@ -126,8 +145,13 @@ fn a_private_ca_mirror_works_with_ca_cert_and_fails_clearly_without() {
         .assert_success();
     site.assert_installed("trusted");
     // The same from the variable.
-    site.update("by-env", &tls.url(), &[], &[("TOOLDELTA_CA_CERT", &ca_path)])
-        .assert_success();
+    site.update(
+        "by-env",
+        &tls.url(),
+        &[],
+        &[("TOOLDELTA_CA_CERT", &ca_path)],
+    )
+    .assert_success();
     site.assert_installed("by-env");
 }
 
@@ -166,5 +190,9 @@ fn a_ca_cert_file_that_is_not_pem_is_refused_naming_it() {
         &[],
     );
     out.assert_failure();
-    assert!(out.stderr.contains(&bad.display().to_string()), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&bad.display().to_string()),
+        "{}",
+        out.stderr
+    );
 }

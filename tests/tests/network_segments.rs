@@ -92,7 +92,10 @@ fn cut_ranges_resume_where_each_stopped() {
     // Nothing fetched twice: each cut range went on from its last byte.
     assert_eq!(u(&r, "bytes_downloaded"), m.total_size());
     let ranges: Vec<String> = blob_ranges(&world, &sha).into_iter().flatten().collect();
-    assert!(ranges.len() > 3, "the cut ranges were asked again: {ranges:?}");
+    assert!(
+        ranges.len() > 3,
+        "the cut ranges were asked again: {ranges:?}"
+    );
     assert_eq!(
         ranges.iter().filter(|r| r.starts_with("bytes=0-")).count(),
         1,
@@ -111,7 +114,10 @@ fn a_source_that_ignores_range_is_read_as_one_stream() {
     assert_same_tree(&world.current(), &tree);
     // The 200 to the first range was the whole file, taken as it came.
     assert_eq!(u(&r, "bytes_downloaded"), m.total_size());
-    let records = world.server.log().records_for(&StaticMirror::blob_route(&sha));
+    let records = world
+        .server
+        .log()
+        .records_for(&StaticMirror::blob_route(&sha));
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0].status, 200);
 }
@@ -200,8 +206,19 @@ fn an_export_tree_installs_through_file_urls_with_no_server_running() {
     let root = world.root.display().to_string();
     let trust = world.keys.public_pem().display().to_string();
     let args = [
-        "update", TOOL, "--root", &root, "--mirror", &url, "--trust", &trust, "--json",
-        "--connections", "4", "--segment-min", "1048576",
+        "update",
+        TOOL,
+        "--root",
+        &root,
+        "--mirror",
+        &url,
+        "--trust",
+        &trust,
+        "--json",
+        "--connections",
+        "4",
+        "--segment-min",
+        "1048576",
     ];
     let r = world.raw(&args).assert_success().json();
     assert_same_tree(&world.current(), &tree);

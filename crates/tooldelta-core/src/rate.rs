@@ -112,8 +112,8 @@ impl RateSchedule {
             return self.otherwise;
         }
         let now = jiff::Zoned::now();
-        let minute = u16::try_from(now.hour()).unwrap_or(0) * 60
-            + u16::try_from(now.minute()).unwrap_or(0);
+        let minute =
+            u16::try_from(now.hour()).unwrap_or(0) * 60 + u16::try_from(now.minute()).unwrap_or(0);
         self.at_minute(minute)
     }
 

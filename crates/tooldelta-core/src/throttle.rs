@@ -2,8 +2,8 @@
 //! second however fast bytes arrive (progress events are lossy; phase and
 //! file events are not throttled).
 
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::events::{Event, Reporter};

@@ -9,8 +9,8 @@ use crate::channel::RolloutSettings;
 use crate::config::DEFAULT_KEEP_RELEASES;
 use crate::error::UpdateError;
 use crate::fetch::{FetchConfig, Fetcher, NetworkConfig};
-use crate::rate::RateSchedule;
 use crate::layout::Layout;
+use crate::rate::RateSchedule;
 use crate::signing::TrustStore;
 
 /// Everything an [`Engine`](super::Engine) needs. Build with

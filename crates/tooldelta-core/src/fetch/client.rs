@@ -133,7 +133,10 @@ pub(crate) enum Use {
 }
 
 impl Clients {
-    pub(crate) fn new(connect_timeout: Duration, network: NetworkConfig) -> Result<Self, SetupError> {
+    pub(crate) fn new(
+        connect_timeout: Duration,
+        network: NetworkConfig,
+    ) -> Result<Self, SetupError> {
         let roots = network.load_roots()?;
         // Built now so a bad proxy setting is refused up front.
         let clients = Self {

@@ -83,7 +83,10 @@ fn parse_range(value: &str, len: u64) -> Option<(u64, u64)> {
             (len.checked_sub(n.min(len))?, len.checked_sub(1)?)
         }
         (a, "") => (a.parse().ok()?, len.checked_sub(1)?),
-        (a, b) => (a.parse().ok()?, b.parse::<u64>().ok()?.min(len.checked_sub(1)?)),
+        (a, b) => (
+            a.parse().ok()?,
+            b.parse::<u64>().ok()?.min(len.checked_sub(1)?),
+        ),
     };
     (start <= end && end < len).then_some((start, end))
 }
@@ -127,7 +130,9 @@ mod tests {
     async fn a_ranged_get_answers_206_with_the_bytes_and_a_missing_file_404() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("blob"), b"0123456789").unwrap();
-        let url = Url::from_file_path(dir.path().join("blob")).unwrap().to_string();
+        let url = Url::from_file_path(dir.path().join("blob"))
+            .unwrap()
+            .to_string();
         let resp = get(&url, Some("bytes=3-5")).await.unwrap();
         assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
         assert_eq!(resp.headers()[CONTENT_RANGE], "bytes 3-5/10");

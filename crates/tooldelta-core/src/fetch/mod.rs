@@ -23,8 +23,8 @@ mod manifest;
 mod object;
 pub(crate) mod pending;
 pub(crate) use object::lock_object;
-pub mod resume;
 mod ranged;
+pub mod resume;
 pub mod segments;
 pub use ranged::{ByteRange, Ranged};
 
@@ -41,8 +41,8 @@ use crate::error::{FetchError, SetupError};
 use crate::explain::Cause;
 use crate::rate::{RateLimiter, RateSchedule};
 
-pub(crate) use client::Use;
 pub use client::NetworkConfig;
+pub(crate) use client::Use;
 
 /// Objects at least this large are fetched over several connections at once.
 pub const DEFAULT_SEGMENT_THRESHOLD: u64 = 64 << 20;
@@ -181,7 +181,9 @@ impl Fetcher {
             source,
         };
         if url.starts_with("file:") {
-            return file::get(url, range).await.map_err(|e| connect(Cause::new(e)));
+            return file::get(url, range)
+                .await
+                .map_err(|e| connect(Cause::new(e)));
         }
         let client = self
             .clients

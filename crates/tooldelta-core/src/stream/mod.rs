@@ -16,6 +16,7 @@ use futures_util::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 pub use sink::Sink;
+pub(crate) use sink::{EarlyWriteback, WRITEBACK_EVERY};
 
 use crate::rate::RateLimiter;
 

@@ -48,7 +48,9 @@ impl ObjectRun<'_> {
             self.fetched.resumed = self.initial;
         }
         match outcome {
-            Outcome::Complete { sha256 } => self.verify_segmented(url, &sha256).await.map(|()| None),
+            Outcome::Complete { sha256 } => {
+                self.verify_segmented(url, &sha256).await.map(|()| None)
+            }
             Outcome::Failed(err) => {
                 self.on_disk = Table::load(&self.store.segments_path(self.sha()), self.size())
                     .map_or(self.on_disk, |t| t.written());

@@ -34,7 +34,7 @@ use super::ranged::{ByteRange, Ranged};
 use crate::error::FetchError;
 use crate::events::{Event, Reporter};
 use crate::explain::Cause;
-use crate::stream::{Body, StreamError};
+use crate::stream::{Body, EarlyWriteback, StreamError, WRITEBACK_EVERY};
 use crate::throttle::{PROGRESS_INTERVAL, Progress};
 
 /// Bytes a connection gathers before one positional write.
@@ -95,6 +95,9 @@ struct Run<'j, 'a> {
     failure: Mutex<Option<Outcome>>,
     downloaded: AtomicU64,
     last_event: Mutex<Option<Instant>>,
+    /// Gets the disk writing while bytes still arrive (as a single stream's sink does).
+    writeback: Option<EarlyWriteback>,
+    written: AtomicU64,
 }
 
 impl SegmentJob<'_> {
@@ -104,7 +107,10 @@ impl SegmentJob<'_> {
     }
 
     /// Runs the download; returns how it ended and the bytes received.
-    pub(crate) async fn run(&self, on_first: &(dyn Fn(&reqwest::Response) + Sync)) -> (Outcome, u64) {
+    pub(crate) async fn run(
+        &self,
+        on_first: &(dyn Fn(&reqwest::Response) + Sync),
+    ) -> (Outcome, u64) {
         let opened = self.open().await;
         let (file, table) = match opened {
             Ok(v) => v,
@@ -137,6 +143,7 @@ impl SegmentJob<'_> {
     ) -> (Outcome, u64) {
         let shared = Arc::new(Shared::new(table));
         let hashing = hasher::spawn(Arc::clone(&file), Arc::clone(&shared), self.size);
+        let writeback = EarlyWriteback::start(&file).ok();
         let run = Run {
             job: self,
             file,
@@ -145,6 +152,8 @@ impl SegmentJob<'_> {
             failure: Mutex::new(None),
             downloaded: AtomicU64::new(0),
             last_event: Mutex::new(None),
+            writeback,
+            written: AtomicU64::new(0),
         };
         let mut first = first;
         let workers = (0..self.connections.max(1)).map(|_| run.connection(first.take()));
@@ -153,8 +162,26 @@ impl SegmentJob<'_> {
         let hashed = hashing.await;
         let downloaded = run.downloaded.load(Ordering::Relaxed);
         let failure = run.failure.into_inner().unwrap_or_else(|e| e.into_inner());
+        // A write-back error is reported once per open file: kept here, so
+        // the final fsync cannot miss it.
+        let written_back = match run.writeback {
+            Some(writeback) => tokio::task::spawn_blocking(move || writeback.stop())
+                .await
+                .map_err(std::io::Error::other)
+                .and_then(|r| r.map(drop)),
+            None => Ok(()),
+        };
+        if let Err(e) = written_back {
+            return (
+                Outcome::Failed(self.io(e)),
+                run.downloaded.load(Ordering::Relaxed),
+            );
+        }
         let table = shared.table();
-        (self.settle(&run.file, &table, hashed, failure).await, downloaded)
+        (
+            self.settle(&run.file, &table, hashed, failure).await,
+            downloaded,
+        )
     }
 
     async fn settle(
@@ -168,13 +195,13 @@ impl SegmentJob<'_> {
             if let Err(e) = table.save(&self.table_path) {
                 return Outcome::Failed(self.io(e));
             }
-            return failure.unwrap_or_else(|| {
-                Outcome::Failed(FetchError::Cancelled)
-            });
+            return failure.unwrap_or_else(|| Outcome::Failed(FetchError::Cancelled));
         }
         let hashed = match hashed {
             Ok(h) if h.len == self.size => h,
-            Ok(_) => return Outcome::Failed(self.io(std::io::Error::other("the hasher stopped early"))),
+            Ok(_) => {
+                return Outcome::Failed(self.io(std::io::Error::other("the hasher stopped early")));
+            }
             Err(e) => return Outcome::Failed(self.io(e)),
         };
         let file = Arc::clone(file);
@@ -335,6 +362,12 @@ impl Run<'_, '_> {
             .and_then(|r| r)
             .map_err(|e| self.job.io(e))?;
         self.shared.advance(i, n);
+        let before = self.written.fetch_add(n, Ordering::Relaxed);
+        if (before + n) / WRITEBACK_EVERY > before / WRITEBACK_EVERY
+            && let Some(writeback) = &self.writeback
+        {
+            writeback.kick();
+        }
         self.file_progress();
         Ok(n)
     }

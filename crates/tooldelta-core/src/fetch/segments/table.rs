@@ -117,8 +117,8 @@ impl Table {
 
     /// Hands out the first segment nobody works on that still needs bytes.
     pub fn take(&mut self) -> Option<usize> {
-        let i = (0..self.segments.len())
-            .find(|&i| !self.taken[i] && !self.segments[i].complete())?;
+        let i =
+            (0..self.segments.len()).find(|&i| !self.taken[i] && !self.segments[i].complete())?;
         self.taken[i] = true;
         Some(i)
     }
