@@ -69,7 +69,7 @@ impl NetworkConfig {
         if let Some(url) = &self.proxy {
             out.push(Proxy::all(url).map_err(|e| bad(url, e))?);
         } else {
-            let pairs: [(&str, fn(&str) -> reqwest::Result<Proxy>); 3] = [
+            let pairs: [(&str, MakeProxy); 3] = [
                 ("HTTPS_PROXY", |u| Proxy::https(u)),
                 ("HTTP_PROXY", |u| Proxy::http(u)),
                 ("ALL_PROXY", |u| Proxy::all(u)),
@@ -86,6 +86,8 @@ impl NetworkConfig {
             .collect())
     }
 }
+
+type MakeProxy = fn(&str) -> reqwest::Result<Proxy>;
 
 /// A proxy variable, upper or lower case, if set and not empty.
 fn env_var(name: &str) -> Option<String> {

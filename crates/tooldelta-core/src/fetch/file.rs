@@ -58,7 +58,7 @@ async fn open(path: PathBuf) -> std::io::Result<Option<(tokio::fs::File, u64)>> 
     match tokio::fs::File::open(&path).await {
         Ok(file) => {
             let meta = file.metadata().await?;
-            Ok(meta.is_file().then(|| (file, meta.len())))
+            Ok(meta.is_file().then_some((file, meta.len())))
         }
         Err(e) if is_missing(&e) => Ok(None),
         Err(e) => Err(e),

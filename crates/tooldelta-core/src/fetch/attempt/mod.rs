@@ -84,7 +84,7 @@ impl<'a> ObjectRun<'a> {
                 self.progress.resumed(written);
                 return written;
             }
-            if let Err(e) = self.to_one_stream() {
+            if let Err(e) = self.leave_segments() {
                 tracing::warn!("{}: {e}", self.store.partial_path(self.sha()).display());
             }
         }

@@ -64,7 +64,7 @@ impl ObjectRun<'_> {
                         .map_err(|e| self.io(e))?;
                     self.truncate();
                 } else {
-                    self.to_one_stream().map_err(|e| self.io(e))?;
+                    self.leave_segments().map_err(|e| self.io(e))?;
                 }
                 Ok(whole)
             }
@@ -91,7 +91,7 @@ impl ObjectRun<'_> {
 
     /// Turns a segmented partial into a single stream's: its contiguous
     /// prefix is kept, the rest (and the table) dropped.
-    pub(super) fn to_one_stream(&mut self) -> std::io::Result<()> {
+    pub(super) fn leave_segments(&mut self) -> std::io::Result<()> {
         let table_path = self.store.segments_path(self.sha());
         let prefix = Table::load(&table_path, self.size()).map_or(0, |t| t.contiguous());
         let file = crate::fs::open_own_file(&self.store.partial_path(self.sha()))?;

@@ -161,7 +161,10 @@ impl SegmentJob<'_> {
         shared.stop();
         let hashed = hashing.await;
         let downloaded = run.downloaded.load(Ordering::Relaxed);
-        let failure = run.failure.into_inner().unwrap_or_else(|e| e.into_inner());
+        let failure = run
+            .failure
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // A write-back error is reported once per open file: kept here, so
         // the final fsync cannot miss it.
         let written_back = match run.writeback {
@@ -272,20 +275,15 @@ impl Run<'_, '_> {
             if self.stop.is_cancelled() {
                 return;
             }
-            let (i, resp) = match first.take() {
-                Some(started) => started,
-                None => {
-                    let Some(i) = self.shared.take() else { return };
-                    let table = self.shared.table();
-                    match self.job.request(&table, i, &self.stop).await {
-                        Ok(Ranged::Partial(resp)) => (i, resp),
-                        // The content changed (If-Range) or ranges went wrong.
-                        Ok(Ranged::Whole(_) | Ranged::Mismatch(_)) => {
-                            return self.fail(Outcome::SingleStream(None));
-                        }
-                        Err(e) => return self.fail(Outcome::Failed(e)),
-                    }
-                }
+            let started = if let Some(started) = first.take() {
+                Ok(Some(started))
+            } else {
+                self.next_segment().await
+            };
+            let (i, resp) = match started {
+                Ok(Some(started)) => started,
+                Ok(None) => return,
+                Err(outcome) => return self.fail(outcome),
             };
             if let Err(e) = self.segment(i, resp).await {
                 return self.fail(Outcome::Failed(e));
@@ -293,8 +291,25 @@ impl Run<'_, '_> {
         }
     }
 
+    /// Takes the next segment and asks for it; `None` when none is left.
+    async fn next_segment(&self) -> Result<Option<(usize, reqwest::Response)>, Outcome> {
+        let Some(i) = self.shared.take() else {
+            return Ok(None);
+        };
+        let table = self.shared.table();
+        match self.job.request(&table, i, &self.stop).await {
+            Ok(Ranged::Partial(resp)) => Ok(Some((i, resp))),
+            // The content changed (If-Range) or ranges went wrong.
+            Ok(Ranged::Whole(_) | Ranged::Mismatch(_)) => Err(Outcome::SingleStream(None)),
+            Err(e) => Err(Outcome::Failed(e)),
+        }
+    }
+
     fn fail(&self, outcome: Outcome) {
-        let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        let mut failure = self
+            .failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // The first failure is the story; the others stopped because of it
         // (cancelled), unless the whole run was cancelled.
         let cancelled = |o: &Outcome| matches!(o, Outcome::Failed(FetchError::Cancelled));
@@ -396,7 +411,10 @@ impl Run<'_, '_> {
     fn file_progress(&self) {
         let now = Instant::now();
         {
-            let mut last = self.last_event.lock().unwrap_or_else(|e| e.into_inner());
+            let mut last = self
+                .last_event
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if last.is_some_and(|t| now.duration_since(t) < PROGRESS_INTERVAL) {
                 return;
             }
