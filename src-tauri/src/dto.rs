@@ -87,6 +87,10 @@ pub struct RunSnapshot {
     pub bytes_total: u64,
     /// Recent download rate.
     pub bytes_per_sec: u64,
+    /// The bandwidth cap limiting this run (`max_rate`), bytes per second.
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub max_rate: Option<u64>,
     /// Files verified so far.
     pub files_verified: u64,
     /// Unix time (ms) the run started.

@@ -94,10 +94,7 @@ fn updater<R: Runtime>(
     // The app's own update goes through the same proxy and trusts the same
     // private CA as the tools' updates (settings `proxy`, `no_proxy`, `ca_cert`).
     let network = state.effective().settings.network();
-    let roots = network.load_roots().map_err(|e| network_error(&e))?;
-    network
-        .apply(reqwest::Client::builder(), &roots)
-        .map_err(|e| network_error(&e))?;
+    let roots = network.check().map_err(|e| network_error(&e))?;
     app.updater_builder()
         .endpoints(endpoints)
         .and_then(|b| {
@@ -105,7 +102,7 @@ fn updater<R: Runtime>(
                 .configure_client(move |client| {
                     network
                         .apply(client, &roots)
-                        .expect("checked on a builder above; the same input gives the same result")
+                        .expect("checked above; the same settings give the same result")
                 })
                 .build()
         })

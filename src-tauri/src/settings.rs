@@ -267,10 +267,7 @@ fn validated_network(net: &NetworkView) -> Result<NetworkView, ErrorInfo> {
         no_proxy: out.no_proxy.clone(),
         ca_cert: out.ca_cert.as_ref().map(PathBuf::from),
     };
-    let roots = network.load_roots().map_err(|e| invalid(e.to_string()))?;
-    network
-        .apply(reqwest::Client::builder(), &roots)
-        .map_err(|e| invalid(e.to_string()))?;
+    network.check().map_err(|e| invalid(e.to_string()))?;
     Ok(out)
 }
 

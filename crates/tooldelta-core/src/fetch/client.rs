@@ -36,6 +36,16 @@ impl NetworkConfig {
         read_roots(path)
     }
 
+    /// Checks the settings — the `ca_cert` file reads, the proxy URLs
+    /// parse — and returns the extra roots for [`NetworkConfig::apply`].
+    pub fn check(&self) -> Result<Vec<Certificate>, SetupError> {
+        let roots = self.load_roots()?;
+        if self.proxy.is_some() || self.no_proxy.is_some() {
+            self.proxies()?;
+        }
+        Ok(roots)
+    }
+
     /// Applies the proxy settings and `roots` (from [`NetworkConfig::load_roots`]) to a client.
     pub fn apply(
         &self,
