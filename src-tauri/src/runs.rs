@@ -272,6 +272,7 @@ mod tests {
                 bytes_done: 10,
                 bytes_total: 100,
                 bytes_per_sec: 10,
+                max_rate: None,
             },
         );
         assert_eq!(runs.snapshot("t").unwrap().upstream_percent, None);
