@@ -16,6 +16,7 @@ from harness import ROOT, WORK, Table, Row, machine
 BEGIN, END = "<!-- bench:begin (written by bench/report.py) -->", "<!-- bench:end -->"
 SECTIONS = [("hashing", "Hashing"), ("serving", "Serving"), ("connections", "A whole site at once"),
             ("update", "Installing, small delta, verify, resume"),
+            ("network", "Site networks: segments, per-connection caps, --max-rate"),
             ("app", "The desktop app")]
 
 

@@ -16,6 +16,8 @@ packages=(
   chromium chromium-driver
   # reference tools for tests and benchmarks
   openssl curl nginx-light wrk
+  # network tests and benchmarks: a real forward proxy (http and CONNECT), the reference segmented downloader
+  tinyproxy aria2
   # benchmarks (make bench): scripts, peak RSS of a child, the app's window (xwininfo)
   python3 time x11-utils
   # the mirror's service unit test (systemd-analyze verify); prlimit is util-linux

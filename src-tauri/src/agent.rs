@@ -39,6 +39,7 @@ fn from_live(snap: &LiveSnapshot) -> RunSnapshot {
         files_verified: snap.files_done,
         started_ms,
         upstream_percent: snap.upstream_percent,
+        max_rate: snap.max_rate,
         by_pid: Some(snap.pid),
     }
 }

@@ -46,6 +46,7 @@ mod tests {
             dto::ToolView::decl(cfg),
             dto::TrustedKey::decl(cfg),
             dto::SettingsView::decl(cfg),
+            dto::NetworkView::decl(cfg),
             dto::SettingsInput::decl(cfg),
             dto::AppInfo::decl(cfg),
             dto::AppUpdateView::decl(cfg),

@@ -29,6 +29,22 @@ pub struct AppArgs {
         value_delimiter = ','
     )]
     pub trust: Vec<PathBuf>,
+    /// Bandwidth cap of all downloads: `20MiB`, or a
+    /// schedule such as `09:00-18:00=10MiB,unlimited` (see docs/network.md).
+    #[arg(long, env = "TOOLDELTA_MAX_RATE", value_name = "RATE")]
+    pub max_rate: Option<String>,
+    /// Connections for one large file (default 4; 1 = one stream).
+    #[arg(long, env = "TOOLDELTA_CONNECTIONS", value_name = "N")]
+    pub connections: Option<usize>,
+    /// Proxy for every request (default: HTTPS_PROXY / HTTP_PROXY).
+    #[arg(long, env = "TOOLDELTA_PROXY", value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Hosts reached without the proxy, comma-separated (default: NO_PROXY).
+    #[arg(long, env = "TOOLDELTA_NO_PROXY", value_name = "HOSTS")]
+    pub no_proxy: Option<String>,
+    /// Extra certificate authorities (PEM) trusted for HTTPS mirrors.
+    #[arg(long, env = "TOOLDELTA_CA_CERT", value_name = "CA.pem")]
+    pub ca_cert: Option<PathBuf>,
     /// Settings file (TOML), shared with the CLI. Default:
     /// `$XDG_CONFIG_HOME/tooldelta/config.toml`; it is created when settings are saved.
     #[arg(long, env = "TOOLDELTA_CONFIG", value_name = "FILE")]
@@ -63,6 +79,19 @@ impl AppArgs {
         if !self.trust.is_empty() {
             out.push("trust".to_owned());
         }
+        let network = [
+            ("max_rate", self.max_rate.is_some()),
+            ("connections", self.connections.is_some()),
+            ("proxy", self.proxy.is_some()),
+            ("no_proxy", self.no_proxy.is_some()),
+            ("ca_cert", self.ca_cert.is_some()),
+        ];
+        out.extend(
+            network
+                .iter()
+                .filter(|(_, set)| *set)
+                .map(|(name, _)| (*name).to_owned()),
+        );
         out
     }
 }
@@ -171,7 +200,21 @@ mod tests {
             })
             .map(|(long, _)| long)
             .collect();
-        assert_eq!(settings, ["config", "mirror", "root", "trust"], "{cli:?}");
+        assert_eq!(
+            settings,
+            [
+                "ca-cert",
+                "config",
+                "connections",
+                "max-rate",
+                "mirror",
+                "no-proxy",
+                "proxy",
+                "root",
+                "trust"
+            ],
+            "{cli:?}"
+        );
         for long in settings {
             let (c, a) = (&cli[long], app.get(long));
             let a = a.unwrap_or_else(|| panic!("the app has no --{long}"));

@@ -88,6 +88,10 @@ pub struct RunSnapshot {
     pub bytes_total: u64,
     /// Recent download rate.
     pub bytes_per_sec: u64,
+    /// The bandwidth cap limiting this run (`max_rate`), bytes per second.
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub max_rate: Option<u64>,
     /// Files verified so far.
     pub files_verified: u64,
     /// Unix time (ms) the run started.
@@ -174,8 +178,29 @@ pub struct SettingsView {
     /// The settings file the app reads and saves.
     pub config_path: String,
     /// Settings given by a flag or a `TOOLDELTA_*` variable, which win over
-    /// the file at the next start (`root`, `mirrors`, `trust`).
+    /// the file at the next start (`root`, `mirrors`, `trust`, `max_rate`, …).
     pub overridden: Vec<String>,
+    /// Bandwidth cap, connections, proxy and private CA.
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub network: Option<NetworkView>,
+}
+
+/// The network settings (shared with the CLI's settings file), as shown
+/// and as the form sends them; an empty field is unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct NetworkView {
+    /// Bandwidth cap: `20MiB`, or `09:00-18:00=10MiB,unlimited`.
+    pub max_rate: Option<String>,
+    /// Connections for one large file.
+    pub connections: Option<u32>,
+    /// Proxy URL (else `HTTPS_PROXY` / `HTTP_PROXY`).
+    pub proxy: Option<String>,
+    /// Hosts reached without the proxy (else `NO_PROXY`).
+    pub no_proxy: Option<String>,
+    /// PEM file of a private CA.
+    pub ca_cert: Option<String>,
 }
 
 /// The editable settings, as the settings form sends them.
@@ -188,6 +213,10 @@ pub struct SettingsInput {
     pub trust: Vec<String>,
     /// Previous releases kept for rollback.
     pub keep_releases: u32,
+    /// Network settings; absent: left as they are.
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub network: Option<NetworkView>,
 }
 
 /// What the UI learns at start-up.

@@ -17,8 +17,8 @@ pub mod runs;
 pub mod selfupdate;
 pub mod settings;
 pub mod state;
-pub mod unattended;
 pub mod storage;
+pub mod unattended;
 pub mod watcher;
 
 use anyhow::Context as _;

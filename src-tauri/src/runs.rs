@@ -98,6 +98,7 @@ impl Runs {
                     bytes_done: 0,
                     bytes_total: 0,
                     bytes_per_sec: 0,
+                    max_rate: None,
                     files_verified: 0,
                     started_ms: now_ms(),
                     upstream_percent: None,
@@ -170,11 +171,13 @@ impl Runs {
                 bytes_done,
                 bytes_total,
                 bytes_per_sec,
+                max_rate,
                 ..
             } => {
                 s.bytes_done = s.bytes_done.max(*bytes_done);
                 s.bytes_total = *bytes_total;
                 s.bytes_per_sec = *bytes_per_sec;
+                s.max_rate = *max_rate;
                 // Bytes flow again: the site mirror has the file.
                 s.upstream_percent = None;
             }
@@ -234,6 +237,7 @@ mod tests {
                 bytes_done: 50,
                 bytes_total: 100,
                 bytes_per_sec: 10,
+                max_rate: None,
             },
         );
         let s = runs.snapshot("t").unwrap();
@@ -269,6 +273,7 @@ mod tests {
                 bytes_done: 10,
                 bytes_total: 100,
                 bytes_per_sec: 10,
+                max_rate: None,
             },
         );
         assert_eq!(runs.snapshot("t").unwrap().upstream_percent, None);

@@ -91,10 +91,32 @@ fn updater<R: Runtime>(
         .clone()
         .or_else(|| built_in_pubkey(app))
         .ok_or_else(no_key)?;
+    // The app's own update goes through the same proxy and trusts the same
+    // private CA as the tools' updates (settings `proxy`, `no_proxy`, `ca_cert`).
+    let network = state.effective().settings.network();
+    let roots = network.check().map_err(|e| network_error(&e))?;
     app.updater_builder()
         .endpoints(endpoints)
-        .and_then(|b| b.pubkey(pubkey).build())
+        .and_then(|b| {
+            b.pubkey(pubkey)
+                .configure_client(move |client| {
+                    network
+                        .apply(client, &roots)
+                        .expect("checked above; the same settings give the same result")
+                })
+                .build()
+        })
         .map_err(|e| updater_error(&e))
+}
+
+fn network_error(err: &tooldelta_core::error::SetupError) -> ErrorInfo {
+    ErrorInfo {
+        kind: ErrorKind::Config,
+        message: format!("app update: {err}"),
+        retryable: false,
+        chain: Vec::new(),
+        hint: None,
+    }
 }
 
 /// Asks the mirrors' app feed whether a newer app exists.

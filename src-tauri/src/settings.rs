@@ -10,7 +10,7 @@ use tooldelta_core::events::ErrorInfo;
 use tooldelta_core::signing::{TrustStore, read_public_key};
 
 use crate::cli::AppArgs;
-use crate::dto::{SettingsInput, SettingsView, TrustedKey};
+use crate::dto::{NetworkView, SettingsInput, SettingsView, TrustedKey};
 
 /// The settings in force and where they are saved.
 #[derive(Debug, Clone)]
@@ -45,6 +45,11 @@ pub fn resolve(args: &AppArgs) -> Result<Effective, SettingsError> {
         mirrors: args.mirrors.clone(),
         trust: args.trust.clone(),
         keep_releases: None,
+        max_rate: args.max_rate.clone(),
+        connections: args.connections,
+        proxy: args.proxy.clone(),
+        no_proxy: args.no_proxy.clone(),
+        ca_cert: args.ca_cert.clone(),
         ..Settings::default()
     };
     Ok(Effective {
@@ -114,6 +119,20 @@ impl Effective {
             keep_releases: u32::try_from(self.settings.keep_releases()).unwrap_or(u32::MAX),
             config_path: self.config_path.display().to_string(),
             overridden: self.overridden.clone(),
+            network: Some(NetworkView {
+                max_rate: self.settings.max_rate.clone(),
+                connections: self
+                    .settings
+                    .connections
+                    .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+                proxy: self.settings.proxy.clone(),
+                no_proxy: self.settings.no_proxy.clone(),
+                ca_cert: self
+                    .settings
+                    .ca_cert
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+            }),
         }
     }
 
@@ -130,6 +149,13 @@ impl Effective {
         file.mirrors.clone_from(&input.mirrors);
         file.trust = input.trust.iter().map(PathBuf::from).collect();
         file.keep_releases = Some(input.keep_releases as usize);
+        if let Some(net) = &input.network {
+            file.max_rate.clone_from(&net.max_rate);
+            file.connections = net.connections.map(|n| n as usize);
+            file.proxy.clone_from(&net.proxy);
+            file.no_proxy.clone_from(&net.no_proxy);
+            file.ca_cert = net.ca_cert.as_ref().map(PathBuf::from);
+        }
         // Commit point: the file is replaced atomically (temp file + rename).
         file.save(&self.config_path).map_err(|e| config_error(&e))?;
 
@@ -137,6 +163,13 @@ impl Effective {
         settings.mirrors = file.mirrors;
         settings.trust = file.trust;
         settings.keep_releases = file.keep_releases;
+        if input.network.is_some() {
+            settings.max_rate = file.max_rate;
+            settings.connections = file.connections;
+            settings.proxy = file.proxy;
+            settings.no_proxy = file.no_proxy;
+            settings.ca_cert = file.ca_cert;
+        }
         Ok(Effective {
             settings,
             config_path: self.config_path.clone(),
@@ -175,9 +208,12 @@ fn validated(input: &SettingsInput) -> Result<SettingsInput, ErrorInfo> {
         .filter(|m| !m.is_empty())
         .collect();
     for mirror in &mirrors {
-        if !(mirror.starts_with("http://") || mirror.starts_with("https://")) {
+        if !["http://", "https://", "file:///"]
+            .iter()
+            .any(|scheme| mirror.starts_with(scheme))
+        {
             return Err(invalid(format!(
-                "mirror {mirror:?} is not an http:// or https:// URL"
+                "mirror {mirror:?} is not an http://, https:// or file:/// (export tree) URL"
             )));
         }
     }
@@ -201,7 +237,38 @@ fn validated(input: &SettingsInput) -> Result<SettingsInput, ErrorInfo> {
         mirrors,
         trust,
         keep_releases: input.keep_releases,
+        network: input.network.as_ref().map(validated_network).transpose()?,
     })
+}
+
+/// Empty fields are unset; a rate, proxy or CA file that cannot work is refused.
+fn validated_network(net: &NetworkView) -> Result<NetworkView, ErrorInfo> {
+    let text = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+    };
+    let out = NetworkView {
+        max_rate: text(&net.max_rate),
+        connections: net.connections.filter(|n| *n > 0),
+        proxy: text(&net.proxy),
+        no_proxy: text(&net.no_proxy),
+        ca_cert: text(&net.ca_cert),
+    };
+    if let Some(rate) = &out.max_rate {
+        tooldelta_core::rate::RateSchedule::parse(rate).map_err(|e| invalid(e.to_string()))?;
+    }
+    if out.connections.is_some_and(|n| n > 64) {
+        return Err(invalid("connections: at most 64".to_owned()));
+    }
+    let network = tooldelta_core::fetch::NetworkConfig {
+        proxy: out.proxy.clone(),
+        no_proxy: out.no_proxy.clone(),
+        ca_cert: out.ca_cert.as_ref().map(PathBuf::from),
+    };
+    network.check().map_err(|e| invalid(e.to_string()))?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -267,6 +334,7 @@ mod tests {
                 mirrors: vec![" http://m:8080/ ".into(), String::new()],
                 trust: vec![pem.display().to_string()],
                 keep_releases: 3,
+                network: None,
             })
             .unwrap();
 
@@ -291,6 +359,7 @@ mod tests {
             mirrors: vec!["ftp://x".into()],
             trust: vec![],
             keep_releases: 2,
+            network: None,
         });
         assert_eq!(bad_mirror.unwrap_err().kind, "invalid_settings");
         let not_a_key = dir.path().join("nope.pem");
@@ -300,6 +369,7 @@ mod tests {
                 mirrors: vec![],
                 trust: vec![not_a_key.display().to_string()],
                 keep_releases: 2,
+                network: None,
             })
             .unwrap_err();
         assert!(bad_key.message.contains("nope.pem"), "{}", bad_key.message);

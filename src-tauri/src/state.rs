@@ -68,6 +68,14 @@ fn build_engine(effective: &Effective) -> Result<Arc<Engine>, ErrorInfo> {
     config.mirrors.clone_from(&effective.settings.mirrors);
     config.trust = trusted_keys(&effective.settings.trust).0;
     config.keep_releases = effective.settings.keep_releases();
+    config.network = effective.settings.network();
+    config.max_rate = effective
+        .settings
+        .max_rate()
+        .map_err(|e| usage(e.to_string()))?;
+    if let Some(n) = effective.settings.connections {
+        config.connections = n.max(1);
+    }
     Engine::new(config).map(Arc::new).map_err(|e| e.info())
 }
 

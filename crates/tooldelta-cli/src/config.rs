@@ -39,6 +39,22 @@ pub struct TargetArgs {
     /// This workstation's id for staged rollouts (default: generated once under the root).
     #[arg(long, value_name = "ID")]
     pub workstation_id: Option<String>,
+    /// Bandwidth cap of all downloads: `20MiB`, or a
+    /// schedule such as `09:00-18:00=10MiB,unlimited` (see docs/network.md).
+    #[arg(long, env = "TOOLDELTA_MAX_RATE", value_name = "RATE")]
+    pub max_rate: Option<String>,
+    /// Connections for one large file (default 4; 1 = one stream).
+    #[arg(long, env = "TOOLDELTA_CONNECTIONS", value_name = "N")]
+    pub connections: Option<usize>,
+    /// Proxy for every request (default: HTTPS_PROXY / HTTP_PROXY).
+    #[arg(long, env = "TOOLDELTA_PROXY", value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Hosts reached without the proxy, comma-separated (default: NO_PROXY).
+    #[arg(long, env = "TOOLDELTA_NO_PROXY", value_name = "HOSTS")]
+    pub no_proxy: Option<String>,
+    /// Extra certificate authorities (PEM) trusted for HTTPS mirrors.
+    #[arg(long, env = "TOOLDELTA_CA_CERT", value_name = "CA.pem")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// Settings after merging flags, environment and the config file.
@@ -58,6 +74,11 @@ impl TargetArgs {
             keep_releases: self.keep_releases,
             channel: self.channel.clone(),
             workstation_id: self.workstation_id.clone(),
+            max_rate: self.max_rate.clone(),
+            connections: self.connections,
+            proxy: self.proxy.clone(),
+            no_proxy: self.no_proxy.clone(),
+            ca_cert: self.ca_cert.clone(),
             ..Settings::default()
         };
         let file = match config {

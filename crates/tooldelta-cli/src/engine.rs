@@ -23,6 +23,9 @@ pub struct Tuning {
     /// Files downloaded at once.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub jobs: usize,
+    /// Files at least this large are fetched over `--connections` connections.
+    #[arg(long, value_name = "BYTES", default_value_t = tooldelta_core::fetch::DEFAULT_SEGMENT_THRESHOLD)]
+    pub segment_min: u64,
 }
 
 /// Which settings a command needs.
@@ -53,10 +56,16 @@ pub fn build(
     }
     config.keep_releases = resolved.settings.keep_releases();
     config.rollout = resolved.settings.rollout();
+    config.network = resolved.settings.network();
+    config.max_rate = resolved.settings.max_rate()?;
+    if let Some(n) = resolved.settings.connections {
+        config.connections = n.max(1);
+    }
     if let Some(t) = tuning {
         config.stall_timeout = Duration::from_secs(t.stall_timeout.max(1));
         config.retries = t.retries;
         config.concurrency = t.jobs.max(1);
+        config.segment_threshold = t.segment_min;
     }
     Engine::new(config).map_err(engine_error)
 }

@@ -216,6 +216,7 @@ impl Renderer {
                 bytes_done,
                 bytes_total,
                 bytes_per_sec,
+                max_rate,
                 ..
             } => {
                 let mut last = self.last_plain_progress.lock().expect("not poisoned");
@@ -224,8 +225,11 @@ impl Renderer {
                     || bytes_done == bytes_total
                 {
                     *last = Some(now);
+                    let limited = max_rate
+                        .map(|cap| format!(", limited to {}/s", ByteSize::b(cap)))
+                        .unwrap_or_default();
                     say!(
-                        "  {} / {} ({}/s)",
+                        "  {} / {} ({}/s{limited})",
                         ByteSize::b(*bytes_done),
                         ByteSize::b(*bytes_total),
                         ByteSize::b(*bytes_per_sec)

@@ -18,6 +18,12 @@
 //! download_window = "Mon-Fri 19:00-07:00"  # when it may download (default: any time)
 //! check_interval = "1h"           # the agent's checks, jittered by ±10 %
 //!
+//! max_rate = "09:00-18:00=10MiB"  # bandwidth cap (see `rate`), else unlimited
+//! connections = 4                 # connections for one large file
+//! proxy = "http://proxy.corp:3128" # else HTTPS_PROXY / HTTP_PROXY
+//! no_proxy = "mirror.site.lan"    # else NO_PROXY
+//! ca_cert = "/etc/tooldelta/site-ca.pem"  # a private CA, besides the system's
+//!
 //! [tools.llama-chat]
 //! channel = "beta"
 //! hold = "1.2.0"                  # or `true`: held at the active version
@@ -76,6 +82,24 @@ pub struct Settings {
     /// the agent sends its reports with it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_token: Option<String>,
+    /// Bandwidth cap of every download, with an optional daily schedule
+    /// (`--max-rate`, `TOOLDELTA_MAX_RATE`; syntax in [`crate::rate`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rate: Option<String>,
+    /// Connections for one large file (`--connections`, `TOOLDELTA_CONNECTIONS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<usize>,
+    /// Proxy for every request (`--proxy`, `TOOLDELTA_PROXY`; else the
+    /// environment's `HTTPS_PROXY` / `HTTP_PROXY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// Hosts reached without the proxy (`--no-proxy`, `TOOLDELTA_NO_PROXY`;
+    /// else `NO_PROXY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_proxy: Option<String>,
+    /// Extra certificate authorities, PEM (`--ca-cert`, `TOOLDELTA_CA_CERT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<PathBuf>,
     /// Per tool: `[tools.ID]` with `channel`, `hold`, `policy`, `window`,
     /// `download_window`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -121,6 +145,7 @@ impl Settings {
         settings.root = settings.root.map(|r| base.join(r));
         settings.trust = settings.trust.into_iter().map(|t| base.join(t)).collect();
         settings.log_file = settings.log_file.map(|l| base.join(l));
+        settings.ca_cert = settings.ca_cert.map(|c| base.join(c));
         Ok(settings)
     }
 
@@ -159,6 +184,11 @@ impl Settings {
             check_interval: self.check_interval.or(lower.check_interval),
             log_file: self.log_file.or(lower.log_file),
             report_token: self.report_token.or(lower.report_token),
+            max_rate: self.max_rate.or(lower.max_rate),
+            connections: self.connections.or(lower.connections),
+            proxy: self.proxy.or(lower.proxy),
+            no_proxy: self.no_proxy.or(lower.no_proxy),
+            ca_cert: self.ca_cert.or(lower.ca_cert),
             tools: if self.tools.is_empty() {
                 lower.tools
             } else {
@@ -174,6 +204,23 @@ impl Settings {
             workstation_id: self.workstation_id.clone(),
             tools: self.tools.clone(),
         }
+    }
+
+    /// Proxy and trust settings for the HTTP clients.
+    pub fn network(&self) -> crate::fetch::NetworkConfig {
+        crate::fetch::NetworkConfig {
+            proxy: self.proxy.clone().filter(|p| !p.trim().is_empty()),
+            no_proxy: self.no_proxy.clone(),
+            ca_cert: self.ca_cert.clone(),
+        }
+    }
+
+    /// The bandwidth cap, parsed; `None` when unset.
+    pub fn max_rate(&self) -> Result<Option<crate::rate::RateSchedule>, crate::rate::RateError> {
+        self.max_rate
+            .as_deref()
+            .map(crate::rate::RateSchedule::parse)
+            .transpose()
     }
 
     /// Previous releases kept, or the default.

@@ -88,6 +88,11 @@ pub enum Event {
         bytes_total: u64,
         /// Recent download rate.
         bytes_per_sec: u64,
+        /// The bandwidth cap in force (`max_rate`), bytes per second; `null`
+        /// when the run is not limited.
+        #[serde(default)]
+        #[cfg_attr(feature = "ts", ts(optional = nullable))]
+        max_rate: Option<u64>,
     },
     /// Byte progress of one file (throttled per file, lossy).
     FileProgress {

@@ -108,7 +108,10 @@ pub enum RootCause {
     NameResolution,
     /// `https://` to a server that answered in plain HTTP.
     TlsToPlainHttp,
-    /// Another TLS failure (certificate, protocol).
+    /// The server's certificate is not trusted (unknown authority, expired,
+    /// another name): a private CA needs `ca_cert`.
+    Certificate,
+    /// Another TLS failure (protocol, handshake).
     Tls,
     /// A connect or read timeout.
     TimedOut,
@@ -164,6 +167,9 @@ fn with_root(top: &str, chain: &[String], root: RootCause) -> String {
         RootCause::TlsToPlainHttp | RootCause::Tls if !lower.contains("tls") => {
             Some("TLS handshake failed")
         }
+        RootCause::Certificate if !lower.contains("certificate") => {
+            Some("server certificate not trusted")
+        }
         _ => None,
     };
     match label {
@@ -192,6 +198,7 @@ fn classify_one(e: &(dyn Error + 'static)) -> RootCause {
             rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
                 RootCause::TlsToPlainHttp
             }
+            rustls::Error::InvalidCertificate(_) => RootCause::Certificate,
             _ => RootCause::Tls,
         };
     }
@@ -229,7 +236,9 @@ fn classify_text(text: &str) -> RootCause {
         RootCause::NameResolution
     } else if lower.contains("invalidcontenttype") {
         RootCause::TlsToPlainHttp
-    } else if lower.contains("invalid peer certificate") || lower.contains("tls handshake") {
+    } else if lower.contains("invalid peer certificate") {
+        RootCause::Certificate
+    } else if lower.contains("tls handshake") {
         RootCause::Tls
     } else {
         RootCause::Other

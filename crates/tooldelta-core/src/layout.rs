@@ -140,6 +140,12 @@ impl Layout {
         self.partial_dir().join(format!("{sha256}.partial"))
     }
 
+    /// `ROOT/objects/partial/<hex>.segments`: which ranges of a segmented
+    /// download's partial are written.
+    pub fn segments_path(&self, sha256: &str) -> PathBuf {
+        self.partial_dir().join(format!("{sha256}.segments"))
+    }
+
     /// `ROOT/objects/partial/<hex>.etag`.
     pub fn etag_path(&self, sha256: &str) -> PathBuf {
         self.partial_dir().join(format!("{sha256}.etag"))

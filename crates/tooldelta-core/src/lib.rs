@@ -31,6 +31,7 @@ pub mod lock;
 pub mod manifest;
 pub mod pending;
 pub mod publish;
+pub mod rate;
 pub mod report;
 pub mod signing;
 pub mod state;

@@ -84,6 +84,9 @@ pub struct LiveSnapshot {
     /// upstream: that fetch's progress in percent (absent in older files).
     #[serde(default)]
     pub upstream_percent: Option<u64>,
+    /// The bandwidth cap limiting the run, bytes per second (absent in older files).
+    #[serde(default)]
+    pub max_rate: Option<u64>,
 }
 
 /// Reads a tool's snapshot; `None` when there is none (or it is unreadable).
@@ -140,6 +143,7 @@ impl<'a> Publisher<'a> {
                     files_done: 0,
                     files_total: 0,
                     upstream_percent: None,
+                    max_rate: None,
                     started_at: now.clone(),
                     updated_at: now,
                     error: None,
@@ -202,11 +206,13 @@ fn apply(snap: &mut LiveSnapshot, event: &Event) -> bool {
             bytes_done,
             bytes_total,
             bytes_per_sec,
+            max_rate,
             ..
         } => {
             snap.bytes_done = *bytes_done;
             snap.bytes_total = *bytes_total;
             snap.bytes_per_sec = *bytes_per_sec;
+            snap.max_rate = *max_rate;
             // Bytes flow again: the site mirror has the file.
             snap.upstream_percent = None;
             false

@@ -78,6 +78,11 @@ impl Store {
         self.layout.etag_path(sha256)
     }
 
+    /// The `.segments` table of a segmented download's partial.
+    pub fn segments_path(&self, sha256: &str) -> PathBuf {
+        self.layout.segments_path(sha256)
+    }
+
     /// Moves a complete, verified and fsynced partial into the store: read-only,
     /// rename, fsync the folder. After this the object is durable.
     pub fn persist(&self, sha256: &str) -> io::Result<PathBuf> {
@@ -97,6 +102,7 @@ impl Store {
     /// Drops a partial download and its ETag (after an integrity failure).
     pub fn discard_partial(&self, sha256: &str) -> io::Result<()> {
         remove_file_if_exists(&self.partial_path(sha256))?;
+        remove_file_if_exists(&self.segments_path(sha256))?;
         remove_file_if_exists(&self.etag_path(sha256))
     }
 

@@ -2,11 +2,12 @@
 //! second however fast bytes arrive (progress events are lossy; phase and
 //! file events are not throttled).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::events::{Event, Reporter};
+use crate::rate::RateLimiter;
 
 /// Minimum time between two progress events.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
@@ -20,6 +21,7 @@ pub struct Progress {
     downloaded: AtomicU64,
     started: Instant,
     last: Mutex<Option<Instant>>,
+    cap: Option<Arc<RateLimiter>>,
 }
 
 impl Progress {
@@ -32,7 +34,15 @@ impl Progress {
             downloaded: AtomicU64::new(0),
             started: Instant::now(),
             last: Mutex::new(None),
+            cap: None,
         }
+    }
+
+    /// Reports the cap of `limiter` in every progress event (the run is limited).
+    #[must_use]
+    pub fn capped(mut self, limiter: Option<Arc<RateLimiter>>) -> Self {
+        self.cap = limiter;
+        self
     }
 
     /// Bytes that arrived from the network.
@@ -71,6 +81,7 @@ impl Progress {
             bytes_done: self.done.load(Ordering::Relaxed).min(self.total),
             bytes_total: self.total,
             bytes_per_sec: rate as u64,
+            max_rate: self.cap.as_ref().and_then(|c| c.current()),
         });
     }
 

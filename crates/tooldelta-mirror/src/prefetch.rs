@@ -91,6 +91,8 @@ pub async fn prefetch(
         max_blob_bytes: 1 << 40,
         refresh_interval: Duration::ZERO,
         extra_roots: opts.upstream_ca,
+        // A prefetch runs before a rollout, at the operator's request: not capped.
+        max_rate: None,
     };
     let up = Arc::new(Upstream::new(
         config,

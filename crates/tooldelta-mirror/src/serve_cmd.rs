@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+use tooldelta_core::rate::RateSchedule;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -27,6 +28,10 @@ pub struct ServeArgs {
     /// Extra CA certificates (PEM) to trust for an https upstream.
     #[arg(long)]
     upstream_ca: Vec<PathBuf>,
+    /// Bandwidth cap of pull-through traffic from upstream: `20MiB`, or a
+    /// schedule such as `09:00-18:00=10MiB,unlimited` (docs/network.md).
+    #[arg(long, value_name = "RATE", value_parser = rate)]
+    upstream_max_rate: Option<RateSchedule>,
     /// Seconds `latest`, the catalog and tool indexes from upstream are reused.
     #[arg(long, default_value_t = 30)]
     refresh_secs: u64,
@@ -153,6 +158,7 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     options.upstream = args.upstream;
     options.trust = trust_store(&args.trust)?;
     options.upstream_ca = args.upstream_ca;
+    options.upstream_max_rate = args.upstream_max_rate;
     options.refresh_interval = Duration::from_secs(args.refresh_secs);
     options.max_blob_bytes = args.max_blob_bytes;
     options.public_url = args.public_url;
@@ -206,4 +212,8 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
     }
     tracing::info!("shutting down");
+}
+
+fn rate(text: &str) -> Result<RateSchedule, String> {
+    RateSchedule::parse(text).map_err(|e| e.to_string())
 }

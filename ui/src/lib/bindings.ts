@@ -3,7 +3,7 @@
 
 export type Phase = "manifest" | "plan" | "fetch" | "stage" | "activate" | "cleanup" | "verify" | "repair";
 
-export type ErrorKind = "usage" | "input" | "config" | "invalid_settings" | "network" | "trust" | "integrity" | "io" | "disk_full" | "corrupt" | "locked" | "busy" | "in_use" | "not_downloaded" | "not_installed" | "no_previous_release" | "cancelled" | "app_update" | "ipc" | "internal";
+export type ErrorKind = "usage" | "input" | "config" | "invalid_settings" | "network" | "certificate" | "trust" | "integrity" | "io" | "disk_full" | "corrupt" | "locked" | "busy" | "in_use" | "not_downloaded" | "not_installed" | "no_previous_release" | "cancelled" | "app_update" | "ipc" | "internal";
 
 export type ErrorInfo = { 
 /**
@@ -99,7 +99,12 @@ bytes_total: number,
 /**
  * Recent download rate.
  */
-bytes_per_sec: number, } | { "event": "file_progress", 
+bytes_per_sec: number, 
+/**
+ * The bandwidth cap in force (`max_rate`), bytes per second; `null`
+ * when the run is not limited.
+ */
+max_rate?: number | null, } | { "event": "file_progress", 
 /**
  * The tool.
  */
@@ -737,6 +742,10 @@ bytes_total: number,
  */
 bytes_per_sec: number, 
 /**
+ * The bandwidth cap limiting this run (`max_rate`), bytes per second.
+ */
+max_rate?: number | null, 
+/**
  * Files verified so far.
  */
 files_verified: number, 
@@ -870,9 +879,35 @@ keep_releases: number,
 config_path: string, 
 /**
  * Settings given by a flag or a `TOOLDELTA_*` variable, which win over
- * the file at the next start (`root`, `mirrors`, `trust`).
+ * the file at the next start (`root`, `mirrors`, `trust`, `max_rate`, …).
  */
-overridden: Array<string>, };
+overridden: Array<string>, 
+/**
+ * Bandwidth cap, connections, proxy and private CA.
+ */
+network?: NetworkView | null, };
+
+export type NetworkView = { 
+/**
+ * Bandwidth cap: `20MiB`, or `09:00-18:00=10MiB,unlimited`.
+ */
+max_rate: string | null, 
+/**
+ * Connections for one large file.
+ */
+connections: number | null, 
+/**
+ * Proxy URL (else `HTTPS_PROXY` / `HTTP_PROXY`).
+ */
+proxy: string | null, 
+/**
+ * Hosts reached without the proxy (else `NO_PROXY`).
+ */
+no_proxy: string | null, 
+/**
+ * PEM file of a private CA.
+ */
+ca_cert: string | null, };
 
 export type SettingsInput = { 
 /**
@@ -886,7 +921,11 @@ trust: Array<string>,
 /**
  * Previous releases kept for rollback.
  */
-keep_releases: number, };
+keep_releases: number, 
+/**
+ * Network settings; absent: left as they are.
+ */
+network?: NetworkView | null, };
 
 export type AppInfo = { 
 /**

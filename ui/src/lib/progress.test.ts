@@ -84,6 +84,14 @@ describe('reduce', () => {
     expect(s.upstreamWait).toBeNull();
   });
 
+  it('says when a run is limited by the bandwidth cap, and when it no longer is', () => {
+    let s = newRun('t', 'update');
+    s = reduce(s, { event: 'progress', tool_id: 't', bytes_done: 1, bytes_total: 9, bytes_per_sec: 1, max_rate: 20971520 });
+    expect(s.maxRate).toBe(20971520);
+    s = reduce(s, { event: 'progress', tool_id: 't', bytes_done: 2, bytes_total: 9, bytes_per_sec: 1, max_rate: null });
+    expect(s.maxRate).toBeNull();
+  });
+
   it('keeps the error of a failed run', () => {
     const error = { kind: 'network' as const, message: 'cannot reach http://m', retryable: true, chain: [], hint: null };
     const s = reduce(newRun('t', 'update'), { event: 'failed', tool_id: 't', error }, 5);

@@ -33,6 +33,8 @@ export interface RunState {
   bytesDone: number;
   bytesTotal: number;
   bytesPerSec: number;
+  /** The bandwidth cap in force (`max_rate`), bytes per second; null when not limited. */
+  maxRate: number | null;
   bytesSaved: number;
   failures: FileFailure[];
   report: UpdateReport | null;
@@ -56,6 +58,7 @@ export function newRun(toolId: string, operation: Operation, nowMs = Date.now())
     bytesDone: 0,
     bytesTotal: 0,
     bytesPerSec: 0,
+    maxRate: null,
     bytesSaved: 0,
     failures: [],
     report: null,
@@ -102,6 +105,7 @@ export function reduce(state: RunState, event: Event, nowMs = Date.now()): RunSt
         bytesDone: Math.max(state.bytesDone, event.bytes_done),
         bytesTotal: event.bytes_total,
         bytesPerSec: event.bytes_per_sec,
+        maxRate: event.max_rate ?? null,
       };
     case 'file_progress':
       return state.currentFile === event.path ? state : { ...state, currentFile: event.path };

@@ -5,11 +5,11 @@
 
 use bytes::{Bytes, BytesMut};
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_RANGE, RANGE};
+use reqwest::header::CONTENT_RANGE;
 
 use crate::chunks::{Chunk, chunk_sha256};
-use crate::fetch::Fetcher;
 use crate::fetch::pending::{Answer, MirrorWait};
+use crate::fetch::{Fetcher, Use};
 use crate::stream::Sink;
 
 /// How a range request ended.
@@ -90,6 +90,9 @@ impl RangeRun<'_> {
                 };
                 self.received += bytes.len() as u64;
                 body += bytes.len() as u64;
+                if let Some(limiter) = self.fetcher.rate() {
+                    limiter.acquire(bytes.len() as u64).await;
+                }
                 if body > left {
                     return Err(failed("body runs past the range".into()));
                 }
@@ -123,18 +126,15 @@ impl RangeRun<'_> {
             url: url.to_owned(),
             cause,
         };
-        let client = self.fetcher.client_for(url).map_err(failed)?;
+        let range = format!("bytes={start}-{end}");
         // A site mirror still pulling the blob from its upstream says so:
         // wait while that advances, as a whole-file download does.
         let mut mirror_wait = MirrorWait::new(self.fetcher.stall_timeout());
         let resp = loop {
-            let send = client
-                .get(url)
-                .header(RANGE, format!("bytes={start}-{end}"))
-                .send();
+            let send = self.fetcher.get(url, Some(&range), None, Use::Shared);
             let resp = match tokio::time::timeout(self.fetcher.stall_timeout(), send).await {
                 Err(_) => return Err(failed("no answer".into())),
-                Ok(Err(e)) => return Err(failed(e.to_string())),
+                Ok(Err(e)) => return Err(failed(crate::explain::explain(&e).line)),
                 Ok(Ok(r)) => r,
             };
             match mirror_wait.judge(url, self.file_size, resp).await {

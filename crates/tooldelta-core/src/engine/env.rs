@@ -8,8 +8,9 @@ use std::time::Duration;
 use crate::channel::RolloutSettings;
 use crate::config::DEFAULT_KEEP_RELEASES;
 use crate::error::UpdateError;
-use crate::fetch::{FetchConfig, Fetcher};
+use crate::fetch::{FetchConfig, Fetcher, NetworkConfig};
 use crate::layout::Layout;
+use crate::rate::RateSchedule;
 use crate::signing::TrustStore;
 
 /// Everything an [`Engine`](super::Engine) needs. Build with
@@ -37,6 +38,14 @@ pub struct EngineConfig {
     /// How long a switch of `current` waits for running jobs to release the
     /// tool's in-use lock before it is deferred (the download stays pending).
     pub in_use_wait: Duration,
+    /// Proxy and private CA (`proxy`, `no_proxy`, `ca_cert`).
+    pub network: NetworkConfig,
+    /// Bandwidth cap of every download (`max_rate`); `None`: unlimited.
+    pub max_rate: Option<RateSchedule>,
+    /// Connections of one large object's download (`connections`).
+    pub connections: usize,
+    /// Objects at least this large are downloaded over `connections` connections.
+    pub segment_threshold: u64,
 }
 
 /// How long a switch waits for running jobs by default: long enough for a
@@ -57,16 +66,24 @@ impl EngineConfig {
             concurrency: 4,
             rollout: RolloutSettings::default(),
             in_use_wait: DEFAULT_IN_USE_WAIT,
+            network: NetworkConfig::default(),
+            max_rate: None,
+            connections: crate::fetch::DEFAULT_CONNECTIONS,
+            segment_threshold: crate::fetch::DEFAULT_SEGMENT_THRESHOLD,
         }
     }
 
     /// The fetcher's part of the configuration.
     pub fn fetch_config(&self) -> FetchConfig {
         FetchConfig {
-            mirrors: self.mirrors.clone(),
             stall_timeout: self.stall_timeout,
             connect_timeout: self.connect_timeout,
             retries: self.retries,
+            network: self.network.clone(),
+            max_rate: self.max_rate.clone(),
+            connections: self.connections,
+            segment_threshold: self.segment_threshold,
+            ..FetchConfig::new(self.mirrors.clone())
         }
     }
 }

@@ -134,7 +134,8 @@ impl<'a> Session<'a> {
                 sources: fetcher.sources(self.tool_id, version, file, manifest.map(|m| &m.url)),
             })
             .collect();
-        let progress = Progress::new(self.tool_id, plan.bytes_to_fetch());
+        let progress =
+            Progress::new(self.tool_id, plan.bytes_to_fetch()).capped(self.env.fetcher.rate());
         let cancel = self.cancel.child_token();
         // Futures are made up front (not in a `map` closure over the stream):
         // a closure there makes the whole update future `!Send` (rustc's

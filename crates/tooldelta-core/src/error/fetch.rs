@@ -182,6 +182,12 @@ impl FetchError {
             FetchClass::Integrity => ErrorKind::Integrity,
             FetchClass::Fatal if matches!(self, Self::Cancelled) => ErrorKind::Cancelled,
             FetchClass::Fatal => ErrorKind::Io,
+            FetchClass::NextSource
+                if matches!(self, Self::Connect { .. })
+                    && crate::explain::classify(self) == crate::explain::RootCause::Certificate =>
+            {
+                ErrorKind::Certificate
+            }
             FetchClass::Retry | FetchClass::NextSource => ErrorKind::Network,
         }
     }

@@ -19,6 +19,9 @@ pub enum ErrorKind {
     InvalidSettings,
     /// A mirror could not be reached or answered badly.
     Network,
+    /// A server's TLS certificate is not trusted (unknown or private CA,
+    /// expired, issued for another name): `ca_cert` or the mirror's operator helps.
+    Certificate,
     /// A manifest is not trusted (signature, tool, version, rollback, expiry).
     Trust,
     /// Content does not match its manifest.
@@ -77,6 +80,7 @@ impl ErrorKind {
             Self::Config => "config",
             Self::InvalidSettings => "invalid_settings",
             Self::Network => "network",
+            Self::Certificate => "certificate",
             Self::Trust => "trust",
             Self::Integrity => "integrity",
             Self::Io => "io",
@@ -113,7 +117,10 @@ impl ErrorKind {
     /// Whether another mirror may succeed where this one failed (uv's
     /// `should_try_next_url`): it may be reachable, or not tampered with.
     pub fn another_mirror_may_help(self) -> bool {
-        matches!(self, Self::Network | Self::Integrity | Self::Trust)
+        matches!(
+            self,
+            Self::Network | Self::Certificate | Self::Integrity | Self::Trust
+        )
     }
 
     /// The exit-code class of the command line.
@@ -127,7 +134,7 @@ impl ErrorKind {
             | Self::NotDownloaded
             | Self::NoPreviousRelease => ExitClass::Usage,
             Self::Trust => ExitClass::Trust,
-            Self::Network | Self::AppUpdate => ExitClass::Network,
+            Self::Network | Self::Certificate | Self::AppUpdate => ExitClass::Network,
             Self::Integrity | Self::Corrupt => ExitClass::Integrity,
             Self::Io | Self::DiskFull | Self::Ipc | Self::Internal => ExitClass::LocalIo,
             Self::Locked | Self::InUse | Self::Busy | Self::Cancelled => ExitClass::Locked,

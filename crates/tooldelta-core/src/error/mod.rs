@@ -30,12 +30,32 @@ pub enum SetupError {
         #[source]
         source: url::ParseError,
     },
-    /// A mirror URL of another scheme than http or https.
-    #[error("mirror URL {url:?}: only http and https are supported")]
+    /// A mirror URL of another scheme than http, https or file.
+    #[error("mirror URL {url:?}: only http, https and file (an export tree) are supported")]
     MirrorScheme {
         /// The URL as given.
         url: String,
     },
+    /// The `proxy` setting (or a proxy variable) is not a usable URL.
+    #[error("proxy {url:?}: {source}")]
+    Proxy {
+        /// The URL as given.
+        url: String,
+        /// reqwest's complaint.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The `ca_cert` file cannot be read or holds no PEM certificate.
+    #[error("ca_cert {path}: {cause}")]
+    CaCert {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        cause: String,
+    },
+    /// The `max_rate` setting does not parse.
+    #[error(transparent)]
+    Rate(#[from] crate::rate::RateError),
 }
 
 /// What is wrong with a corrupt state or installed-manifest file.
@@ -301,7 +321,10 @@ impl UpdateError {
             | Self::UnknownVersion { .. }
             | Self::NotInRollout { .. }
             | Self::Held { .. } => ErrorKind::Usage,
-            Self::ManifestFetch { .. } => ErrorKind::Network,
+            Self::ManifestFetch { source, .. } => match source.kind() {
+                ErrorKind::Certificate => ErrorKind::Certificate,
+                _ => ErrorKind::Network,
+            },
             Self::Trust(_)
             | Self::VersionChanged { .. }
             | Self::Channel(_)

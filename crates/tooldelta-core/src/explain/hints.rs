@@ -48,6 +48,9 @@ pub fn for_root(root: RootCause, url: Option<&str>, path: Option<&Path>) -> Opti
         RootCause::TlsToPlainHttp => Some(format!(
             "{at} answered in plain HTTP, not TLS: use http:// instead of https:// for this mirror"
         )),
+        RootCause::Certificate => Some(format!(
+            "the certificate of {at} is not trusted by this machine: if the mirror uses a private or company CA, give that CA's PEM file as `ca_cert` (--ca-cert FILE, TOOLDELTA_CA_CERT, or `ca_cert` in the settings file); if a TLS-inspecting proxy sits in between, give its CA"
+        )),
         RootCause::Tls => Some(format!(
             "the TLS connection to {at} failed: check that its certificate is valid for this name and signed by an authority this machine trusts"
         )),

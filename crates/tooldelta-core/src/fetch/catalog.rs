@@ -61,9 +61,11 @@ impl Fetcher {
     /// GETs and parses a small JSON index; `None` on any failure.
     async fn index<T: serde::de::DeserializeOwned>(&self, mirror: &Url, rel: &str) -> Option<T> {
         let url = mirror.join(rel).ok()?;
-        let client = self.client_for(url.as_str()).ok()?;
         let fetch = async {
-            let mut resp = client.get(url).send().await.ok()?;
+            let mut resp = self
+                .get(url.as_str(), None, None, super::Use::Shared)
+                .await
+                .ok()?;
             if !resp.status().is_success() {
                 return None;
             }

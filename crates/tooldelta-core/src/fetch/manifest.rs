@@ -4,7 +4,7 @@
 
 use reqwest::Url;
 
-use super::{FetchedManifest, Fetcher};
+use super::{FetchedManifest, Fetcher, Use};
 use crate::api;
 use crate::error::{FetchError, UpdateError};
 use crate::explain::Cause;
@@ -66,13 +66,7 @@ impl Fetcher {
     /// the size limit and the stall timeout.
     pub(super) async fn get_capped(&self, url: &Url, limit: u64) -> Result<Vec<u8>, FetchError> {
         let text = url.to_string();
-        let client = self
-            .client_for(url.as_str())
-            .map_err(|cause| FetchError::Connect {
-                url: text.clone(),
-                source: Cause::msg(cause),
-            })?;
-        let send = client.get(url.clone()).send();
+        let send = self.get(url.as_str(), None, None, Use::Shared);
         let stalled = |received| FetchError::Stalled {
             url: text.clone(),
             secs: self.stall_timeout.as_secs(),
@@ -80,13 +74,7 @@ impl Fetcher {
         };
         let resp = match tokio::time::timeout(self.stall_timeout, send).await {
             Err(_) => return Err(stalled(0)),
-            Ok(Err(e)) => {
-                return Err(FetchError::Connect {
-                    url: text,
-                    source: Cause::new(e),
-                });
-            }
-            Ok(Ok(r)) => r,
+            Ok(r) => r?,
         };
         let status = resp.status().as_u16();
         if status != 200 {

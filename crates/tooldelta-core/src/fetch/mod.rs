@@ -17,14 +17,19 @@
 mod attempt;
 mod catalog;
 mod channel;
+mod client;
+mod file;
 mod manifest;
 mod object;
 pub(crate) mod pending;
 pub(crate) use object::lock_object;
+mod ranged;
 pub mod resume;
+pub mod segments;
+pub use ranged::{ByteRange, Ranged};
 
 use std::ops::AddAssign;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -32,7 +37,17 @@ use reqwest::Url;
 
 use crate::api;
 use crate::diff::PlannedFile;
-use crate::error::SetupError;
+use crate::error::{FetchError, SetupError};
+use crate::explain::Cause;
+use crate::rate::{RateLimiter, RateSchedule};
+
+pub use client::NetworkConfig;
+pub(crate) use client::Use;
+
+/// Objects at least this large are fetched over several connections at once.
+pub const DEFAULT_SEGMENT_THRESHOLD: u64 = 64 << 20;
+/// Connections of one segmented download unless configured.
+pub const DEFAULT_CONNECTIONS: usize = 4;
 
 /// What the fetcher needs to know.
 #[derive(Debug, Clone)]
@@ -45,20 +60,44 @@ pub struct FetchConfig {
     pub connect_timeout: Duration,
     /// Retries of a transient failure (per file, per source), with backoff.
     pub retries: u32,
+    /// Proxy and private CA.
+    pub network: NetworkConfig,
+    /// Bandwidth cap of every download (`max_rate`); `None`: unlimited.
+    pub max_rate: Option<RateSchedule>,
+    /// Connections of one large object's download (`connections`; 1: one stream).
+    pub connections: usize,
+    /// Objects at least this large are downloaded in segments.
+    pub segment_threshold: u64,
+}
+
+impl FetchConfig {
+    /// Defaults for `mirrors`: 30 s stall timeout, 15 s to connect, 5
+    /// retries, no cap, [`DEFAULT_CONNECTIONS`] connections from
+    /// [`DEFAULT_SEGMENT_THRESHOLD`] bytes.
+    pub fn new(mirrors: Vec<String>) -> Self {
+        Self {
+            mirrors,
+            stall_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(15),
+            retries: 5,
+            network: NetworkConfig::default(),
+            max_rate: None,
+            connections: DEFAULT_CONNECTIONS,
+            segment_threshold: DEFAULT_SEGMENT_THRESHOLD,
+        }
+    }
 }
 
 /// The HTTP side of the engine.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
-    /// For `http://` URLs: built without loading the system's root
-    /// certificates, which costs tens of milliseconds per process.
-    plain: reqwest::Client,
-    /// For `https://` URLs, built on first use.
-    secure: Arc<OnceLock<Result<reqwest::Client, String>>>,
-    connect_timeout: Duration,
+    clients: Arc<client::Clients>,
     mirrors: Vec<Url>,
     stall_timeout: Duration,
     retries: u32,
+    rate: Option<Arc<RateLimiter>>,
+    connections: usize,
+    segment_threshold: u64,
 }
 
 /// A manifest as fetched: the bytes (at most
@@ -105,10 +144,7 @@ impl Fetcher {
     /// Builds the HTTP client for a configuration.
     pub fn new(config: &FetchConfig) -> Result<Self, SetupError> {
         crate::tls::install_crypto_provider();
-        let plain = client_builder(config.connect_timeout)
-            .tls_certs_only([])
-            .build()
-            .map_err(SetupError::Client)?;
+        let clients = client::Clients::new(config.connect_timeout, config.network.clone())?;
         let mirrors = config
             .mirrors
             .iter()
@@ -116,28 +152,73 @@ impl Fetcher {
             .map(parse_mirror)
             .collect::<Result<_, _>>()?;
         Ok(Self {
-            plain,
-            secure: Arc::default(),
-            connect_timeout: config.connect_timeout,
+            clients: Arc::new(clients),
             mirrors,
             stall_timeout: config.stall_timeout,
             retries: config.retries,
+            rate: config
+                .max_rate
+                .as_ref()
+                .filter(|s| !s.is_unlimited())
+                .map(RateLimiter::shared),
+            connections: config.connections.max(1),
+            segment_threshold: config.segment_threshold,
         })
     }
 
-    /// The client for a URL: the system's trust roots only for `https`.
+    /// The HTTP client for `url`, with the engine's proxy and CA settings:
+    /// for requests that are not downloads (a fleet report's POST).
     pub(crate) fn client_for(&self, url: &str) -> Result<&reqwest::Client, String> {
-        if !url.starts_with("https:") {
-            return Ok(&self.plain);
+        self.clients.for_url(url, Use::Shared)
+    }
+
+    /// Sends a GET of `url` — `http`, `https` or `file` (an export tree) —
+    /// with an optional `Range` and `If-Range`: the one way every download
+    /// of the engine asks a source for bytes. Not timed: callers bound it.
+    pub(crate) async fn get(
+        &self,
+        url: &str,
+        range: Option<&str>,
+        if_range: Option<&str>,
+        use_: Use,
+    ) -> Result<reqwest::Response, FetchError> {
+        let connect = |source: Cause| FetchError::Connect {
+            url: url.to_owned(),
+            source,
+        };
+        if url.starts_with("file:") {
+            return file::get(url, range)
+                .await
+                .map_err(|e| connect(Cause::new(e)));
         }
-        self.secure
-            .get_or_init(|| {
-                client_builder(self.connect_timeout)
-                    .build()
-                    .map_err(|e| format!("HTTPS client: {e}"))
-            })
-            .as_ref()
-            .map_err(Clone::clone)
+        let client = self
+            .clients
+            .for_url(url, use_)
+            .map_err(|cause| connect(Cause::msg(cause)))?;
+        let mut req = client.get(url);
+        if let Some(range) = range {
+            req = req.header(reqwest::header::RANGE, range);
+        }
+        if let Some(etag) = if_range {
+            req = req.header(reqwest::header::IF_RANGE, etag);
+        }
+        req.send().await.map_err(|e| connect(Cause::new(e)))
+    }
+
+    /// The process's bandwidth cap, if any (shared by every body read).
+    pub(crate) fn rate(&self) -> Option<Arc<RateLimiter>> {
+        self.rate.clone()
+    }
+
+    /// The cap in force now, bytes per second (`None`: unlimited).
+    pub fn rate_now(&self) -> Option<u64> {
+        self.rate.as_ref().and_then(|r| r.current())
+    }
+
+    /// Connections of one segmented download, and the size from which an
+    /// object is segmented.
+    pub(crate) fn segmenting(&self) -> (usize, u64) {
+        (self.connections, self.segment_threshold)
     }
 
     /// How long a request may go without a byte.
@@ -220,12 +301,6 @@ impl Fetcher {
     }
 }
 
-fn client_builder(connect_timeout: Duration) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
-        .user_agent(concat!("tooldelta/", env!("CARGO_PKG_VERSION")))
-}
-
 /// A mirror base URL, with a trailing slash so relative joins keep its path.
 fn parse_mirror(text: &str) -> Result<Url, SetupError> {
     let with_slash = if text.ends_with('/') {
@@ -237,7 +312,7 @@ fn parse_mirror(text: &str) -> Result<Url, SetupError> {
         url: text.to_owned(),
         source,
     })?;
-    if !matches!(url.scheme(), "http" | "https") {
+    if !matches!(url.scheme(), "http" | "https" | "file") {
         return Err(SetupError::MirrorScheme {
             url: text.to_owned(),
         });
@@ -250,12 +325,9 @@ mod tests {
     use super::*;
 
     fn fetcher(mirrors: &[&str]) -> Fetcher {
-        Fetcher::new(&FetchConfig {
-            mirrors: mirrors.iter().map(|m| (*m).to_owned()).collect(),
-            stall_timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(15),
-            retries: 5,
-        })
+        Fetcher::new(&FetchConfig::new(
+            mirrors.iter().map(|m| (*m).to_owned()).collect(),
+        ))
         .unwrap()
     }
 

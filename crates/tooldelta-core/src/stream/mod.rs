@@ -8,6 +8,7 @@
 mod sink;
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,6 +16,9 @@ use futures_util::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 pub use sink::Sink;
+pub(crate) use sink::{EarlyWriteback, WRITEBACK_EVERY};
+
+use crate::rate::RateLimiter;
 
 /// Why a body stopped before its end.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +45,7 @@ pub struct Body {
     limit: u64,
     stall: Option<Duration>,
     cancel: Option<CancellationToken>,
+    rate: Option<Arc<RateLimiter>>,
     received: u64,
 }
 
@@ -62,8 +67,17 @@ impl Body {
             limit: u64::MAX,
             stall: None,
             cancel: None,
+            rate: None,
             received: 0,
         }
+    }
+
+    /// Bandwidth cap: each chunk waits for its bytes in `limiter`, shared
+    /// with every other body read through it.
+    #[must_use]
+    pub fn rate(mut self, limiter: Option<Arc<RateLimiter>>) -> Self {
+        self.rate = limiter;
+        self
     }
 
     /// Size limit: more than `max` bytes is [`StreamError::TooLong`].
@@ -118,6 +132,17 @@ impl Body {
             return Err(StreamError::TooLong(self.limit));
         }
         self.received += len;
+        if let Some(limiter) = &self.rate {
+            // Holding the chunk back holds back the reads, and TCP's window
+            // then slows the sender: the cap applies to the link itself.
+            match &self.cancel {
+                Some(token) => tokio::select! {
+                    () = token.cancelled() => return Err(StreamError::Cancelled),
+                    () = limiter.acquire(len) => {}
+                },
+                None => limiter.acquire(len).await,
+            }
+        }
         Ok(Some(chunk))
     }
 

@@ -20,7 +20,7 @@ const CHANNEL_CHUNKS: usize = 8;
 /// Write buffer: large writes keep syscall overhead out of the profile.
 const WRITE_BUF: usize = 1 << 20;
 /// Bytes written between two early write-backs of a large download.
-const WRITEBACK_EVERY: u64 = 128 << 20;
+pub(crate) const WRITEBACK_EVERY: u64 = 128 << 20;
 
 type Writer = HashingWriter<BufWriter<File>>;
 
@@ -134,13 +134,13 @@ fn write_loop(
 /// writer never waits for it, so the fsync after the last byte finds little
 /// left to write — what `sync FILE` after `curl -o` does at the end, done
 /// along the way (dpkg uses `sync_file_range` for the same reason).
-struct EarlyWriteback {
+pub(crate) struct EarlyWriteback {
     kick: std::sync::mpsc::SyncSender<()>,
     thread: std::thread::JoinHandle<io::Result<u64>>,
 }
 
 impl EarlyWriteback {
-    fn start(file: &File) -> io::Result<Self> {
+    pub(crate) fn start(file: &File) -> io::Result<Self> {
         let file = file.try_clone()?;
         let (kick, kicks) = std::sync::mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
@@ -160,13 +160,13 @@ impl EarlyWriteback {
     }
 
     /// Asks for a write-back; one already asked for and not yet begun covers it.
-    fn kick(&self) {
+    pub(crate) fn kick(&self) {
         let _ = self.kick.try_send(());
     }
 
     /// Waits for the write-back under way; returns how many ran, or the
     /// first error.
-    fn stop(self) -> io::Result<u64> {
+    pub(crate) fn stop(self) -> io::Result<u64> {
         drop(self.kick);
         self.thread
             .join()

@@ -84,6 +84,11 @@ fn build_state(options: &ServeOptions) -> Result<AppState, ServeError> {
                 max_blob_bytes: options.max_blob_bytes,
                 refresh_interval: options.refresh_interval,
                 extra_roots: upstream_roots(options)?,
+                max_rate: options
+                    .upstream_max_rate
+                    .as_ref()
+                    .filter(|r| !r.is_unlimited())
+                    .map(|r| Arc::new(tooldelta_core::rate::RateLimiter::new(r.clone()))),
             };
             let upstream = Upstream::new(config, store.clone(), Arc::clone(&metrics))?;
             Some(Arc::new(upstream))

@@ -19,6 +19,8 @@ pub struct ServeOptions {
     pub trust: TrustStore,
     /// Extra PEM CA certificates to trust for an `https://` upstream.
     pub upstream_ca: Vec<PathBuf>,
+    /// Bandwidth cap of pull-through traffic from upstream.
+    pub upstream_max_rate: Option<tooldelta_core::rate::RateSchedule>,
     /// Serve HTTPS with this certificate chain and key (PEM).
     pub tls: Option<TlsFiles>,
     /// How long `latest`, the catalog and tool indexes from upstream are reused.
@@ -56,6 +58,7 @@ impl ServeOptions {
             upstream: None,
             trust: TrustStore::new(),
             upstream_ca: Vec::new(),
+            upstream_max_rate: None,
             tls: None,
             refresh_interval: Duration::from_secs(30),
             max_blob_bytes: 1 << 40,

@@ -72,7 +72,8 @@ impl Upstream {
         };
         let mut body = Body::new(resp)
             .limit(expect.limit)
-            .stall_timeout(STALL_TIMEOUT);
+            .stall_timeout(STALL_TIMEOUT)
+            .rate(self.max_rate.clone());
         let mut sink = Sink::open(temp, 0);
         let metrics = &self.metrics;
         let pumped = pump(&mut body, &mut sink, |n| {

@@ -55,6 +55,7 @@ pub(crate) struct Upstream {
     trust: TrustStore,
     max_blob_bytes: u64,
     refresh_interval: Duration,
+    max_rate: Option<Arc<tooldelta_core::rate::RateLimiter>>,
     blobs: SingleFlight<Shared<()>>,
     /// How far each running blob fetch has come.
     progress: progress::Flights,
@@ -72,6 +73,8 @@ pub(crate) struct UpstreamConfig {
     pub max_blob_bytes: u64,
     pub refresh_interval: Duration,
     pub extra_roots: Vec<reqwest::Certificate>,
+    /// One bucket for every pull-through body (`--upstream-max-rate`).
+    pub max_rate: Option<Arc<tooldelta_core::rate::RateLimiter>>,
 }
 
 impl Upstream {
@@ -97,6 +100,7 @@ impl Upstream {
             trust: config.trust,
             max_blob_bytes: config.max_blob_bytes,
             refresh_interval: config.refresh_interval,
+            max_rate: config.max_rate,
             blobs: SingleFlight::default(),
             progress: progress::Flights::default(),
             manifests: SingleFlight::default(),

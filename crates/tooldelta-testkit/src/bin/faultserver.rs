@@ -35,6 +35,10 @@ struct Args {
     /// Limit the body rate to this many bytes per second (shared by all responses).
     #[arg(long)]
     throttle: Option<u64>,
+    /// Limit each response's body to this many bytes per second on its own
+    /// (a per-connection cap, as on a WAN link or CDN).
+    #[arg(long)]
+    throttle_per_connection: Option<u64>,
     /// Answer 200 with the whole body to ranged requests.
     #[arg(long)]
     ignore_range: bool,
@@ -76,6 +80,10 @@ impl Args {
     fn faults(&self) -> Vec<Fault> {
         let mut out = Vec::new();
         out.extend(self.throttle.map(Fault::Throttle));
+        out.extend(
+            self.throttle_per_connection
+                .map(Fault::ThrottlePerConnection),
+        );
         out.extend(self.ignore_range.then_some(Fault::IgnoreRange));
         out.extend(self.cut_after.map(Fault::CutAfter));
         out.extend(self.corrupt_at.map(Fault::CorruptByte));

@@ -48,6 +48,10 @@ pub enum Fault {
     /// by every response the rule applies to, so an update fetching several
     /// files at once still takes `total / rate` seconds.
     Throttle(u64),
+    /// Limit each response's body to this many bytes per second on its own
+    /// (the shape of a WAN link or CDN that caps every connection): several
+    /// ranged requests at once get several times the rate of one stream.
+    ThrottlePerConnection(u64),
 }
 
 impl Fault {
@@ -319,6 +323,9 @@ impl Active {
             Fault::ContentRange(m) => self.content_range = Some(*m),
             Fault::RangeNotSatisfiable => self.range_416 = true,
             Fault::Throttle(_) => self.body.pacer = pacer.cloned(),
+            // A fresh budget per response: a response is one connection's
+            // use of it (keep-alive serves the next one after this ends).
+            Fault::ThrottlePerConnection(bps) => self.body.pacer = Some(Arc::new(Pacer::new(*bps))),
         }
     }
 }
@@ -410,5 +417,21 @@ mod tests {
         let b = pacer.reserve(500);
         assert_eq!(b - a, Duration::from_millis(500));
         assert_eq!(pacer.chunk_size(), 50);
+    }
+
+    #[test]
+    fn a_per_connection_throttle_gives_each_response_its_own_budget() {
+        let faults = Faults::default();
+        faults.set(Fault::ThrottlePerConnection(1000));
+        let a = faults.activate("/x", false).body.pacer.unwrap();
+        let b = faults.activate("/x", false).body.pacer.unwrap();
+        assert!(!Arc::ptr_eq(&a, &b));
+        // Both may send their first 500 bytes right away.
+        let (ta, tb) = (a.reserve(500), b.reserve(500));
+        assert!(ta.max(tb) - ta.min(tb) < Duration::from_millis(100));
+        faults.set(Fault::Throttle(1000));
+        let c = faults.activate("/x", false).body.pacer.unwrap();
+        let d = faults.activate("/x", false).body.pacer.unwrap();
+        assert!(Arc::ptr_eq(&c, &d), "the shared throttle keeps one budget");
     }
 }

@@ -6,12 +6,14 @@ use std::fs;
 use std::time::Instant;
 
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_RANGE, ETAG, IF_RANGE, RANGE};
+use reqwest::header::{CONTENT_RANGE, ETAG};
 use tokio_util::sync::CancellationToken;
+
+mod segmented;
 
 use super::pending::{Answer, MirrorWait};
 use super::resume::{Resume, decide};
-use super::{Fetched, Fetcher, ObjectJob};
+use super::{Fetched, Fetcher, ObjectJob, Use};
 use crate::error::FetchError;
 use crate::events::{Event, Reporter};
 use crate::explain::Cause;
@@ -36,6 +38,8 @@ pub(super) struct ObjectRun<'a> {
     fetched: Fetched,
     /// When this file's last progress event left (per-file throttle).
     last_progress: Option<Instant>,
+    /// Set once a source showed it does not do ranges: one stream from then on.
+    one_stream: bool,
 }
 
 impl<'a> ObjectRun<'a> {
@@ -59,6 +63,7 @@ impl<'a> ObjectRun<'a> {
             initial_intact: true,
             fetched: Fetched::default(),
             last_progress: None,
+            one_stream: false,
         }
     }
 
@@ -72,6 +77,17 @@ impl<'a> ObjectRun<'a> {
 
     /// Looks at the partial an earlier run left; returns the bytes kept.
     pub(super) fn start(&mut self) -> u64 {
+        if let Some(written) = self.segment_job("").saved_bytes() {
+            if self.segmented() {
+                self.on_disk = written;
+                self.initial = written;
+                self.progress.resumed(written);
+                return written;
+            }
+            if let Err(e) = self.leave_segments() {
+                tracing::warn!("{}: {e}", self.store.partial_path(self.sha()).display());
+            }
+        }
         let len = self.store.partial_len(self.sha());
         if len > self.size() {
             // Longer than the file can be: not ours to trust.
@@ -109,6 +125,13 @@ impl<'a> ObjectRun<'a> {
     pub(super) async fn attempt(&mut self, url: &str) -> Result<(), FetchError> {
         if self.cancel.is_cancelled() {
             return Err(FetchError::Cancelled);
+        }
+        if self.segmented() {
+            match self.segments(url).await? {
+                Some(whole) => return self.stream(url, whole, 0).await,
+                None if self.one_stream => {}
+                None => return Ok(()),
+            }
         }
         if self.on_disk == self.size() && self.finish_complete_partial().await? {
             return Ok(());
@@ -215,21 +238,12 @@ impl<'a> ObjectRun<'a> {
     }
 
     async fn send_once(&self, url: &str, offset: u64) -> Result<reqwest::Response, FetchError> {
-        let client = self
+        let range = (offset > 0).then(|| format!("bytes={offset}-"));
+        let etag = range.as_ref().and_then(|_| self.stored_etag());
+        let send = self
             .fetcher
-            .client_for(url)
-            .map_err(|cause| FetchError::Connect {
-                url: url.to_owned(),
-                source: Cause::msg(cause),
-            })?;
-        let mut req = client.get(url);
-        if offset > 0 {
-            req = req.header(RANGE, format!("bytes={offset}-"));
-            if let Some(etag) = self.stored_etag() {
-                req = req.header(IF_RANGE, etag);
-            }
-        }
-        let timed = tokio::time::timeout(self.fetcher.stall_timeout, req.send());
+            .get(url, range.as_deref(), etag.as_deref(), Use::Shared);
+        let timed = tokio::time::timeout(self.fetcher.stall_timeout, send);
         tokio::select! {
             () = self.cancel.cancelled() => Err(FetchError::Cancelled),
             r = timed => match r {
@@ -238,7 +252,7 @@ impl<'a> ObjectRun<'a> {
                     secs: self.fetcher.stall_timeout.as_secs(),
                     received: offset,
                 }),
-                Ok(Err(e)) => Err(FetchError::Connect { url: url.to_owned(), source: Cause::new(e) }),
+                Ok(Err(e)) => Err(e),
                 Ok(Ok(resp)) if resp.status() == StatusCode::OK
                     || resp.status() == StatusCode::PARTIAL_CONTENT
                     || resp.status().is_client_error()
@@ -287,7 +301,8 @@ impl<'a> ObjectRun<'a> {
         let mut body = Body::new(resp)
             .limit(self.size() - offset)
             .stall_timeout(self.fetcher.stall_timeout)
-            .cancel_on(self.cancel.clone());
+            .cancel_on(self.cancel.clone())
+            .rate(self.fetcher.rate());
         let mut sink = Sink::open(&self.store.partial_path(self.sha()), offset);
         let mut written = offset;
         let pumped = pump(&mut body, &mut sink, |len| {
