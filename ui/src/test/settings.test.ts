@@ -35,6 +35,8 @@ describe('settings', () => {
       mirrors: ['http://127.0.0.1:8080', 'http://backup:8080'],
       trust: [],
       keep_releases: 4,
+      // Untouched network settings are saved as they were (unset).
+      network: { max_rate: null, connections: null, proxy: null, no_proxy: null, ca_cert: null },
     });
   });
 
