@@ -25,6 +25,7 @@ pub mod hash;
 pub mod layout;
 pub mod lock;
 pub mod manifest;
+pub mod packs;
 pub mod pending;
 pub mod publish;
 pub mod report;

@@ -30,6 +30,7 @@ mod follow;
 mod heal;
 mod installed;
 mod offer;
+mod packed;
 mod releases;
 mod repair;
 mod rollback;

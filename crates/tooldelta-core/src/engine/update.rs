@@ -7,10 +7,11 @@ use super::follow::hold;
 use super::installed::Local;
 use super::offer::{Offer, fetch_verified};
 use super::session::{Activation, Session};
-use super::stage;
+use super::{packed, stage};
 use crate::diff::Plan;
 use crate::error::UpdateError;
 use crate::events::{Event, Phase, Reporter};
+use crate::fs::Durability;
 use crate::report::{Delta, UpdateCheck, UpdateReport};
 use crate::signing::{SignatureCheck, SignatureStatus, VerifiedManifest};
 use crate::store::Store;
@@ -137,17 +138,25 @@ async fn update(s: &Session<'_>, opts: &UpdateOptions) -> Result<UpdateReport, U
     // shared so another tool's garbage collection waits.
     let gc_guard = s.gc_guard().await?;
     s.phase(Phase::Fetch);
+    // Small objects are written without their own fsync: the journal names
+    // them until the one sync before the commit point.
+    let journal = stage::begin_journal(s, &plan)?;
     // The manifest is stored while the content streams: its two fsyncs
     // leave the critical path of a small update.
-    let (stored, totals) = tokio::join!(
-        stage::store_manifest(s, &verified, &version),
-        s.fetch_all(&plan, &verified.manifest().tool_version, Some(&fetched)),
-    );
+    let (stored, totals) = tokio::join!(stage::store_manifest(s, &verified, &version), async {
+        let packed = packed::fetch_packs(s, verified.manifest(), &plan).await?;
+        let version = &verified.manifest().tool_version;
+        let mut totals = s
+            .fetch_all(&plan, version, Some(&fetched), Durability::Batched)
+            .await?;
+        totals.downloaded += packed.bytes;
+        Ok::<_, UpdateError>(totals)
+    });
     let totals = totals?;
     stored?;
 
     s.phase(Phase::Stage);
-    stage::stage_and_activate(s, &verified, &version).await?;
+    stage::stage_and_activate(s, &verified, &version, installed.as_ref(), journal).await?;
     drop(gc_guard);
 
     let from_version = installed.map(|i| i.version);
