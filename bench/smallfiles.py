@@ -133,7 +133,8 @@ def rows(table: Table, work, count: int) -> None:
                   limit=1.0, note=counted(url, update_cmd(url, root, "1.0.0"), lambda: settle(root, copy)))
 
         settle(template)
-        subprocess.run(update_cmd(url, template, "1.0.0"), check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(update_cmd(url, template, "1.0.0"), check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
         installed = template / "tools" / TOOL / "current"
 
         def fresh_root():

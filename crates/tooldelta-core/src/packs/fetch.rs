@@ -94,8 +94,12 @@ impl PackFetch<'_> {
         for url in self.fetcher.blob_urls(&pack.sha256) {
             let url = Url::parse(&url).ok()?;
             totals.requests += 1;
-            let Ok(bytes) = self.fetcher.get_capped(&url, pack.size).await else {
-                continue;
+            let bytes = match self.fetcher.get_capped(&url, pack.size).await {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    tracing::debug!("pack index {}: {e}", pack.sha256);
+                    continue;
+                }
             };
             if hash_bytes(&bytes).sha256 != pack.sha256 {
                 continue;
