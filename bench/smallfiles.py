@@ -95,8 +95,9 @@ def update_cmd(url, root, version) -> list[str]:
 def requests_served(url) -> int:
     with urllib.request.urlopen(f"{url}/metrics", timeout=5) as r:
         text = r.read().decode()
-    return sum(int(float(m.group(1))) for m in re.finditer(r"^tooldelta_mirror_requests_total\{[^}]*\} (\S+)",
-                                                          text, re.M))
+    # Route labels hold braces (`{hex}`); the /metrics polls are not counted.
+    return sum(int(float(m.group(2))) for m in re.finditer(r"^tooldelta_mirror_requests_total\{(.*)\} (\S+)$",
+                                                          text, re.M) if "/metrics" not in m.group(1))
 
 
 def fsyncs(cmd, setup) -> str:

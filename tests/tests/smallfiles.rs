@@ -310,7 +310,8 @@ fn a_damaged_pack_on_one_mirror_is_fetched_from_the_next() {
     // One byte of the pack blob changed on the first mirror.
     let pack = pack_blob(&world.tmp.path().join("store-a"), &manifest);
     let mut bytes = std::fs::read(&pack).unwrap();
-    bytes[bytes.len() / 2] ^= 0xff;
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
     std::fs::set_permissions(&pack, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::write(&pack, &bytes).unwrap();
     let before = good.blob_gets();
