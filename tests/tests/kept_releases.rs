@@ -202,7 +202,15 @@ fn a_damaged_kept_release_with_no_good_copy_is_refused_and_nothing_switches() {
     let (_t1, t2) = two_versions(&mut world);
     let m1 = world.mirror.manifest(TOOL, "1.1.0");
     let sha = m1.file(SCRIPT).unwrap().sha256.clone();
-    edit_in_place(&world.release("1.1.0").join(SCRIPT), b"# rot\n");
+    // The kept copy is replaced (its own inode): an edit in place would
+    // reach the active release too, which links its unchanged small files
+    // from the previous one (issue 21; see the test above).
+    let kept = world.release("1.1.0").join(SCRIPT);
+    let mut perms = fs::metadata(kept.parent().unwrap()).unwrap().permissions();
+    perms.set_mode(0o755);
+    fs::set_permissions(kept.parent().unwrap(), perms).unwrap();
+    fs::remove_file(&kept).unwrap();
+    fs::write(&kept, b"# rot\n").unwrap();
     edit_in_place(&object_path(&world, &sha), b"# rot\n");
     let before = world.current_target();
 

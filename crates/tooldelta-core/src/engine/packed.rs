@@ -36,7 +36,12 @@ pub(super) async fn fetch_packs(
         .collect();
     // Each pack costs an index request before its ranges: for a handful of
     // files their own requests are as few.
-    tracing::debug!("{}: {} small objects wanted from {} packs", s.tool_id, wanted.len(), packs.len());
+    tracing::debug!(
+        "{}: {} small objects wanted from {} packs",
+        s.tool_id,
+        wanted.len(),
+        packs.len()
+    );
     if wanted.len() <= PAYS_PER_PACK * packs.len() {
         return Ok(PackTotals::default());
     }
