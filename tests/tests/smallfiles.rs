@@ -12,7 +12,7 @@
 //! - a pack whose signed index lies about a file: refused, nothing
 //!   activated (and the mirror's import refuses it too).
 //!
-//! `TOOLDELTA_SMALLFILES_KILLS` sets the kill iterations (default 3 each).
+//! `TOOLDELTA_SMALLFILES_KILLS` sets the kill iterations (default 2 each).
 
 mod engine_support;
 
@@ -142,7 +142,7 @@ fn kills() -> usize {
     std::env::var("TOOLDELTA_SMALLFILES_KILLS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
+        .unwrap_or(2)
 }
 
 /// Runs `args`, kills it at `at`, returns whether it had already finished.

@@ -123,48 +123,52 @@ pub(super) async fn store_manifest(
 /// folder and every object of `journal` durable, then swaps `current`.
 pub(super) async fn stage_and_activate(
     s: &Session<'_>,
-    verified: &VerifiedManifest,
+    verified: VerifiedManifest,
     version: &str,
-    active: Option<&Installed>,
+    active: Option<Installed>,
     journal: Option<Journal>,
-) -> Result<(), UpdateError> {
+) -> Result<VerifiedManifest, UpdateError> {
     if s.cancel.is_cancelled() {
         return Err(s.cancelled());
     }
     let layout = s.env.layout.clone();
     let store = s.store.clone();
-    let manifest = verified.manifest().clone();
-    let previous = active.map(|a| {
-        (
-            layout.release_dir(s.tool_id, &a.version),
-            a.manifest.clone(),
-        )
-    });
+    // Both manifests move to the blocking task and the new one comes back:
+    // no copy of a 100,000-file manifest is made.
+    let previous = active.map(|a| (layout.release_dir(s.tool_id, &a.version), a.manifest));
     let (tool_id, version_owned) = (s.tool_id.to_owned(), version.to_owned());
-    let staged = spawn_blocking(move || {
+    let joined = spawn_blocking(move || {
         let previous = previous
             .as_ref()
             .map(|(dir, manifest)| Previous { dir, manifest });
-        let stage = activate::stage_release(
-            &layout,
-            &store,
-            &Linker::batched(),
-            &tool_id,
-            &version_owned,
-            &manifest,
-            previous,
-        )?;
-        // The one durability step of the run: the objects fetched without
-        // their own fsync and every staged file and folder.
-        sync_filesystems(&[&layout.objects_dir(), &stage])?;
-        if let Some(journal) = journal {
-            journal.close()?;
-        }
-        activate::install_release(&layout, &tool_id, &version_owned, &stage)
+        let staged = (|| {
+            let stage = activate::stage_release(
+                &layout,
+                &store,
+                &Linker::batched(),
+                &tool_id,
+                &version_owned,
+                verified.manifest(),
+                previous,
+            )?;
+            // The one durability step of the run: the objects fetched without
+            // their own fsync and every staged file and folder.
+            sync_filesystems(&[&layout.objects_dir(), &stage])?;
+            if let Some(journal) = journal {
+                journal.close()?;
+            }
+            activate::install_release(&layout, &tool_id, &version_owned, &stage)
+        })();
+        (staged, verified)
     })
-    .await
-    .map_err(|e| std::io::Error::other(e.to_string()))
-    .and_then(|r| r);
+    .await;
+    let (staged, verified) = match joined {
+        Ok(pair) => pair,
+        Err(e) => {
+            let releases = s.env.layout.releases_dir(s.tool_id);
+            return Err(s.io("stage", &releases)(std::io::Error::other(e)));
+        }
+    };
     let releases = s.env.layout.releases_dir(s.tool_id);
     if let Err(e) = staged {
         // A half-built release is no use to anyone: leave no temporary
@@ -179,7 +183,8 @@ pub(super) async fn stage_and_activate(
     s.phase(Phase::Activate);
     let link = s.env.layout.current_link(s.tool_id);
     // The commit point: past this rename the new release is active.
-    activate::swap_current(&s.env.layout, s.tool_id, version).map_err(s.io("switch", &link))
+    activate::swap_current(&s.env.layout, s.tool_id, version).map_err(s.io("switch", &link))?;
+    Ok(verified)
 }
 
 /// Prunes old releases, then collects the objects only they referenced.

@@ -156,10 +156,10 @@ async fn update(s: &Session<'_>, opts: &UpdateOptions) -> Result<UpdateReport, U
     stored?;
 
     s.phase(Phase::Stage);
-    stage::stage_and_activate(s, &verified, &version, installed.as_ref(), journal).await?;
+    let from_version = installed.as_ref().map(|i| i.version.clone());
+    let verified = stage::stage_and_activate(s, verified, &version, installed, journal).await?;
     drop(gc_guard);
 
-    let from_version = installed.map(|i| i.version);
     if rollback {
         // A signed channel rollback: the only way the floor moves down.
         state.highest_accepted = Some(version.clone());
