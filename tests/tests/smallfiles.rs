@@ -106,22 +106,21 @@ fn a_20000_file_tool_installs_from_a_few_pack_requests_and_a_one_file_update_lin
         "{gets} blob requests for {FILES} small files: packs were not used"
     );
     assert!(
-        std::fs::read_dir(b.world.root.join("objects/journal"))
-            .map_or(true, |mut d| d.next().is_none()),
+        !std::fs::read_dir(b.world.root.join("objects/journal"))
+            .is_ok_and(|mut d| d.next().is_some()),
         "the journal is closed after the sync"
     );
 
     update(&b.world, &url, &[]).assert_success();
     assert_same_tree(&b.world.current(), &b.v2);
-    let unchanged = UNCHANGED;
-    let new = std::fs::metadata(b.world.release("2.0.0").join(&unchanged)).unwrap();
-    let old = std::fs::metadata(b.world.release("1.0.0").join(&unchanged)).unwrap();
+    let new = std::fs::metadata(b.world.release("2.0.0").join(UNCHANGED)).unwrap();
+    let old = std::fs::metadata(b.world.release("1.0.0").join(UNCHANGED)).unwrap();
     assert_eq!(
         (new.dev(), new.ino()),
         (old.dev(), old.ino()),
         "an unchanged file is linked from the previous release, not written again"
     );
-    let sha = tooldelta_core::hash::hash_file(&b.v1.path(&unchanged))
+    let sha = tooldelta_core::hash::hash_file(&b.v1.path(UNCHANGED))
         .unwrap()
         .sha256;
     let object = b

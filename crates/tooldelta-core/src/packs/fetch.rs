@@ -68,7 +68,7 @@ impl PackFetch<'_> {
             let Some(index) = self.index(pack, &mut totals).await else {
                 continue;
             };
-            self.check_sizes(&index, wanted, pack)?;
+            check_sizes(&index, wanted, pack)?;
             let missing = |e: &super::PackEntry| {
                 wanted
                     .binary_search_by(|(sha, _)| sha.cmp(&e.sha256))
@@ -109,31 +109,6 @@ impl PackFetch<'_> {
             return PackIndex::parse(&bytes).ok();
         }
         None
-    }
-
-    /// A signed index listing a wanted content with another size lies.
-    fn check_sizes(
-        &self,
-        index: &PackIndex,
-        wanted: &Wanted,
-        pack: &PackRef,
-    ) -> Result<(), FetchError> {
-        for e in &index.entries {
-            if let Ok(i) = wanted.binary_search_by(|(sha, _)| sha.cmp(&e.sha256))
-                && wanted[i].1 != u64::from(e.len)
-            {
-                return Err(FetchError::BadIndex {
-                    url: format!("pack index {}", pack.sha256),
-                    cause: format!(
-                        "it lists {} with {} bytes, the manifest with {}",
-                        hex::encode(e.sha256),
-                        e.len,
-                        wanted[i].1
-                    ),
-                });
-            }
-        }
-        Ok(())
     }
 
     /// One range over the mirrors in turn, each going on where the last one
@@ -283,6 +258,26 @@ impl PackFetch<'_> {
         }
         Ok(resp)
     }
+}
+
+/// A signed index listing a wanted content with another size lies.
+fn check_sizes(index: &PackIndex, wanted: &Wanted, pack: &PackRef) -> Result<(), FetchError> {
+    for e in &index.entries {
+        if let Ok(i) = wanted.binary_search_by(|(sha, _)| sha.cmp(&e.sha256))
+            && wanted[i].1 != u64::from(e.len)
+        {
+            return Err(FetchError::BadIndex {
+                url: format!("pack index {}", pack.sha256),
+                cause: format!(
+                    "it lists {} with {} bytes, the manifest with {}",
+                    hex::encode(e.sha256),
+                    e.len,
+                    wanted[i].1
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Why a range from one mirror stopped.
