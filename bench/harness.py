@@ -25,7 +25,8 @@ import urllib.request
 from dataclasses import dataclass, field
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-RELEASE = ROOT / "target" / "release"
+# BENCH_PROFILE=debug runs a quick local check against the debug binaries.
+RELEASE = ROOT / "target" / os.environ.get("BENCH_PROFILE", "release")
 WORK = pathlib.Path(os.environ.get("BENCH_WORK", ROOT / "target" / "bench"))
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 RUNS = int(os.environ.get("BENCH_RUNS", "2" if QUICK else "5"))

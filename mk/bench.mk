@@ -7,11 +7,11 @@
 #   BENCH_QUICK=1 make bench        a few minutes, small files
 #   BENCH_RUNS, BENCH_HASH_MB, BENCH_MODEL_MB, BENCH_SCALE_MB=10,100,1024,4096, …
 
-BENCH_TARGETS += bench-build bench-hashing bench-serving bench-connections bench-update bench-network bench-criterion bench-scaling bench-app bench-report
+BENCH_TARGETS += bench-build bench-hashing bench-serving bench-connections bench-update bench-network bench-smallfiles bench-criterion bench-scaling bench-app bench-report
 
 BENCH_PY := cd bench && python3
 
-.PHONY: bench-build bench-hashing bench-serving bench-connections bench-update bench-network bench-criterion bench-scaling \
+.PHONY: bench-build bench-hashing bench-serving bench-connections bench-update bench-network bench-smallfiles bench-criterion bench-scaling \
         bench-app bench-plot-deps bench-report bench-docs
 
 bench-build: ## release binaries the benchmarks run (not the desktop app)
@@ -31,6 +31,9 @@ bench-update: bench-build ## install vs curl+sync, small delta vs cp -a, verify,
 
 bench-network: bench-build ## per-connection-capped server: segments vs one stream vs aria2c -x8; --max-rate accuracy
 	$(BENCH_PY) network.py
+
+bench-smallfiles: bench-build ## 1k/20k/100k small files: install, one-file update, verify, import vs cp -a/sha256sum; RSS, fsyncs, requests
+	$(BENCH_PY) smallfiles.py
 
 # Old results go first, so the report lists only this run's benchmarks.
 bench-criterion: ## Criterion: hashing, canonical JSON, diff of a 100 000-file manifest

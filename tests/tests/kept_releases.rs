@@ -77,19 +77,36 @@ fn an_edit_in_place_never_comes_back_through_rollback() {
 }
 
 #[test]
-fn small_files_are_copies_so_an_edit_leaves_the_store_and_kept_release_alone() {
+fn small_files_never_share_the_store_inode_and_unchanged_ones_link_the_previous_release() {
     let mut world = World::new();
     let (t1, _t2) = two_versions(&mut world);
     let script = world.current().join(SCRIPT);
-    // Small files are staged as copies: nothing else shares the inode.
-    assert_eq!(fs::metadata(&script).unwrap().nlink(), 1);
+    let kept = fs::metadata(world.release("1.1.0").join(SCRIPT)).unwrap();
+    // Issue 21's trade-off: an unchanged small file is linked from the
+    // previous release (a one-file update writes one file), never from the
+    // store, which keeps its own clean copy.
+    assert_eq!(fs::metadata(&script).unwrap().ino(), kept.ino());
+    let sha = tooldelta_core::hash::hash_file(&t1.path(SCRIPT))
+        .unwrap()
+        .sha256;
+    let object = object_path(&world, &sha);
+    assert_eq!(fs::metadata(&object).unwrap().nlink(), 1);
     edit_in_place(&script, b"# edited\n");
-    assert_same_tree(&world.release("1.1.0"), &t1);
+    assert_eq!(
+        tooldelta_core::hash::hash_file(&object).unwrap().sha256,
+        sha,
+        "an edit in current/ never reaches the store"
+    );
+    // The kept release shared the edited inode: rollback verifies it and
+    // heals it from the store before it switches.
+    world.rollback().assert_success();
+    world.verify().assert_success();
+    assert_same_tree(&world.current(), &t1);
     // Large files keep O(1) reuse.
     let model = fs::metadata(world.current().join(MODEL)).unwrap();
-    let kept = fs::metadata(world.release("1.1.0").join(MODEL)).unwrap();
+    let other = fs::metadata(world.release("1.2.0").join(MODEL)).unwrap();
     assert!(
-        model.ino() == kept.ino() || model.nlink() == 1,
+        model.ino() == other.ino() || model.nlink() == 1,
         "the model is shared (hard link) or a reflink clone"
     );
 }
@@ -185,7 +202,15 @@ fn a_damaged_kept_release_with_no_good_copy_is_refused_and_nothing_switches() {
     let (_t1, t2) = two_versions(&mut world);
     let m1 = world.mirror.manifest(TOOL, "1.1.0");
     let sha = m1.file(SCRIPT).unwrap().sha256.clone();
-    edit_in_place(&world.release("1.1.0").join(SCRIPT), b"# rot\n");
+    // The kept copy is replaced (its own inode): an edit in place would
+    // reach the active release too, which links its unchanged small files
+    // from the previous one (issue 21; see the test above).
+    let kept = world.release("1.1.0").join(SCRIPT);
+    let mut perms = fs::metadata(kept.parent().unwrap()).unwrap().permissions();
+    perms.set_mode(0o755);
+    fs::set_permissions(kept.parent().unwrap(), perms).unwrap();
+    fs::remove_file(&kept).unwrap();
+    fs::write(&kept, b"# rot\n").unwrap();
     edit_in_place(&object_path(&world, &sha), b"# rot\n");
     let before = world.current_target();
 

@@ -47,8 +47,12 @@ pub struct Args {
     /// Publish no chunk indexes: clients then fetch changed files whole.
     #[arg(long)]
     no_chunks: bool,
-    /// Where chunk index objects are written (default: `chunks/` beside `--out`;
-    /// `tooldelta-mirror import` looks there).
+    /// Publish no packs of small files: clients then fetch each small file
+    /// by its own request.
+    #[arg(long)]
+    no_packs: bool,
+    /// Where chunk index objects and packs are written (default: `chunks/`
+    /// beside `--out`; `tooldelta-mirror import` looks there).
     #[arg(long, value_name = "DIR")]
     chunks_dir: Option<PathBuf>,
     /// Add `release_notes` from this UTF-8 file (plain text or simple
@@ -134,6 +138,7 @@ fn chunk_options(args: &Args) -> Option<ChunkOptions> {
     Some(ChunkOptions {
         threshold: args.chunk_threshold.max(1),
         out_dir,
+        packs: !args.no_packs,
     })
 }
 

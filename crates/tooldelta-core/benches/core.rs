@@ -37,6 +37,7 @@ fn manifest(files: Vec<FileEntry>) -> Manifest {
         expires_at: None,
         release_notes: None,
         files,
+        packs: None,
         manifest_hash: String::new(),
         signature: None,
         extra: BTreeMap::new(),

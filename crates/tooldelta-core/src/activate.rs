@@ -2,14 +2,16 @@
 //!
 //! A release folder is made of links to store objects: a reflink where the
 //! file system has them (its own inode, shared blocks), else a hard link (the
-//! store's inode, read-only), else a copy. Either way an unchanged 4 GB model
-//! costs O(1). Everything is fsynced before the swap, so after the commit
-//! point the new release is complete on disk.
+//! store's inode, read-only) for large files, else a copy. Either way an
+//! unchanged 4 GB model costs O(1). A file the active release already has
+//! unchanged (and still read-only, as staged) is hard-linked from it, so a
+//! one-file update of a 100,000-file tool writes one file's bytes. The caller
+//! syncs the file system once before the swap, so after the commit point the
+//! new release is complete on disk.
 //!
 //! The platform-specific steps are [`link_object`] and [`swap_current`]; see
 //! the Windows plan in `docs/architecture.md`.
 
-use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -18,8 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 
 use crate::fs::{
-    create_dir_all_no_symlinks, failpoint, fsync_dir, remove_file_if_exists, remove_tree_if_exists,
-    set_readonly,
+    Durability, create_dir_all_no_symlinks, failpoint, fsync_dir, remove_file_if_exists,
+    remove_tree_if_exists, set_readonly,
 };
 use crate::layout::Layout;
 use crate::manifest::Manifest;
@@ -49,18 +51,37 @@ pub enum LinkKind {
 pub struct Linker {
     no_reflink: AtomicBool,
     no_hardlink: AtomicBool,
+    /// [`Durability::Batched`]: copies get no fsync of their own; the caller
+    /// syncs the file system before its commit point.
+    durability: Durability,
 }
 
 impl Linker {
+    /// A linker whose copies wait for the caller's one sync (staging).
+    pub fn batched() -> Self {
+        Self {
+            durability: Durability::Batched,
+            ..Self::default()
+        }
+    }
+
     /// Places a new file at `dst` (which must not exist) with the content of
     /// `object`; never follows a symlink at `dst`.
     pub fn link_object(&self, object: &Path, dst: &Path) -> io::Result<LinkKind> {
+        let size = fs::metadata(object)?.len();
+        self.link_object_sized(object, size, dst)
+    }
+
+    /// [`Linker::link_object`] for an object of known `size` (from the manifest).
+    pub fn link_object_sized(&self, object: &Path, size: u64, dst: &Path) -> io::Result<LinkKind> {
         failpoint!("activate::link");
         if !self.no_reflink.load(Ordering::Relaxed) {
             match reflink_copy::reflink(object, dst) {
                 Ok(()) => {
                     set_readonly(dst)?;
-                    File::open(dst)?.sync_all()?;
+                    if self.durability == Durability::Each {
+                        File::open(dst)?.sync_all()?;
+                    }
                     return Ok(LinkKind::Reflink);
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
@@ -68,33 +89,87 @@ impl Linker {
             }
         }
         // Small files (scripts, configs: what people edit) are never hard
-        // links: an in-place edit of one must not reach the store object, kept
-        // releases or other tools. Large files keep O(1) reuse.
-        let small = fs::metadata(object)?.len() < COPY_BELOW;
-        if !small && !self.no_hardlink.load(Ordering::Relaxed) {
+        // links to the store: an in-place edit of one must not reach the
+        // store object, which stays the clean copy every repair and rollback
+        // heals from. Large files keep O(1) reuse.
+        if size >= COPY_BELOW && !self.no_hardlink.load(Ordering::Relaxed) {
             match fs::hard_link(object, dst) {
                 Ok(()) => return Ok(LinkKind::Hardlink),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
                 Err(_) => self.no_hardlink.store(true, Ordering::Relaxed),
             }
         }
-        copy_new(object, dst)?;
+        copy_new(object, dst, self.durability)?;
         Ok(LinkKind::Copy)
+    }
+
+    /// Hard-links the unchanged file `previous` of the active release to
+    /// `dst`, when it is still as staged: a read-only regular file of the
+    /// listed size. `false` when it is not (or the link is refused): the
+    /// caller makes the file from the store instead.
+    fn link_previous(&self, previous: &Path, size: u64, dst: &Path) -> io::Result<bool> {
+        let Ok(meta) = fs::symlink_metadata(previous) else {
+            return Ok(false);
+        };
+        if !meta.is_file() || meta.len() != size || !meta.permissions().readonly() {
+            return Ok(false);
+        }
+        if self.no_hardlink.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        failpoint!("activate::link");
+        match fs::hard_link(previous, dst) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+            Err(_) => {
+                self.no_hardlink.store(true, Ordering::Relaxed);
+                Ok(false)
+            }
+        }
     }
 }
 
 /// Copies into a new file (`O_EXCL`: a planted symlink at `dst` is refused).
-fn copy_new(src: &Path, dst: &Path) -> io::Result<()> {
+fn copy_new(src: &Path, dst: &Path, durability: Durability) -> io::Result<()> {
     let mut from = File::open(src)?;
     let mut to = OpenOptions::new().write(true).create_new(true).open(dst)?;
     io::copy(&mut from, &mut to)?;
-    to.sync_all()?;
+    if durability == Durability::Each {
+        to.sync_all()?;
+    }
     drop(to);
     set_readonly(dst)
 }
 
+/// The active release a new one is staged beside: unchanged files are
+/// hard-linked from it instead of made again from the store.
+#[derive(Debug, Clone, Copy)]
+pub struct Previous<'a> {
+    /// Its folder, `releases/<version>/`.
+    pub dir: &'a Path,
+    /// Its manifest (files sorted by path, as the rules require).
+    pub manifest: &'a Manifest,
+}
+
+impl Previous<'_> {
+    /// The previous release's copy of `file`, when it lists the same
+    /// content at the same path.
+    fn unchanged(&self, file: &crate::manifest::FileEntry) -> Option<PathBuf> {
+        let files = &self.manifest.files;
+        let i = files
+            .binary_search_by(|f| f.path.as_bytes().cmp(file.path.as_bytes()))
+            .ok()?;
+        let old = &files[i];
+        (old.sha256 == file.sha256 && old.size == file.size).then(|| self.dir.join(&old.path))
+    }
+}
+
 /// Builds `tools/<id>/staging/<version>/` from the store: every file of the
-/// manifest, folders fsynced. Returns the staging folder.
+/// manifest, unchanged ones hard-linked from `previous`. Folders are made in
+/// one ordered pass, files in parallel. Nothing is fsynced here: the caller
+/// syncs the file system once before the release is moved into place (a
+/// staging folder is never trusted: the next run removes it). Returns the
+/// staging folder.
 pub fn stage_release(
     layout: &Layout,
     store: &Store,
@@ -102,30 +177,33 @@ pub fn stage_release(
     tool_id: &str,
     version: &str,
     manifest: &Manifest,
+    previous: Option<Previous<'_>>,
 ) -> io::Result<PathBuf> {
     let tool_dir = layout.tool_dir(tool_id);
     let rel = Path::new("staging").join(version);
     let stage = tool_dir.join(&rel);
     remove_tree_if_exists(&stage)?;
     create_dir_all_no_symlinks(&tool_dir, &rel)?;
-    let mut dirs = BTreeSet::from([stage.clone()]);
+    // Paths are sorted, so a file's folder is usually the one just made.
+    let mut last: Option<&Path> = None;
     for file in &manifest.files {
-        let dst = stage.join(&file.path);
-        if let Some(parent) = Path::new(&file.path).parent() {
+        let parent = Path::new(&file.path).parent().unwrap_or(Path::new(""));
+        if !parent.as_os_str().is_empty() && last != Some(parent) {
             create_dir_all_no_symlinks(&stage, parent)?;
-            let mut p = parent;
-            while !p.as_os_str().is_empty() {
-                dirs.insert(stage.join(p));
-                p = p.parent().unwrap_or(Path::new(""));
-            }
         }
-        linker.link_object(&store.object_path(&file.sha256), &dst)?;
+        last = Some(parent);
     }
-    // The folders' entries must be durable before the commit point; their
-    // fsyncs are independent, so they run in parallel (the file system
-    // commits them together). `staging/` itself needs none: the staged folder
-    // is renamed out of it and `releases/` is fsynced after that rename.
-    dirs.par_iter().try_for_each(|dir| fsync_dir(dir))?;
+    manifest.files.par_iter().try_for_each(|file| {
+        let dst = stage.join(&file.path);
+        if let Some(old) = previous.and_then(|p| p.unchanged(file))
+            && linker.link_previous(&old, file.size, &dst)?
+        {
+            return Ok(());
+        }
+        linker
+            .link_object_sized(&store.object_path(&file.sha256), file.size, &dst)
+            .map(drop)
+    })?;
     Ok(stage)
 }
 
@@ -290,7 +368,7 @@ mod tests {
         let (store, manifest) = one_file(&layout, "sub/deeper/f.bin", b"payload");
         fs::create_dir_all(layout.tool_dir("t")).unwrap();
         let linker = Linker::default();
-        let stage = stage_release(&layout, &store, &linker, "t", "1.0.0", &manifest).unwrap();
+        let stage = stage_release(&layout, &store, &linker, "t", "1.0.0", &manifest, None).unwrap();
         let staged = stage.join("sub/deeper/f.bin");
         assert_eq!(fs::read(&staged).unwrap(), b"payload");
         assert!(fs::metadata(&staged).unwrap().permissions().readonly());
@@ -314,7 +392,8 @@ mod tests {
         fs::create_dir_all(layout.tool_dir("t")).unwrap();
         std::os::unix::fs::symlink(&outside, layout.staging_dir("t")).unwrap();
         let linker = Linker::default();
-        let err = stage_release(&layout, &store, &linker, "t", "1.0.0", &manifest).unwrap_err();
+        let err =
+            stage_release(&layout, &store, &linker, "t", "1.0.0", &manifest, None).unwrap_err();
         assert!(err.to_string().contains("not a folder"), "{err}");
         assert_eq!(
             fs::read_dir(&outside).unwrap().count(),

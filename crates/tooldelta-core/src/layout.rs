@@ -151,6 +151,18 @@ impl Layout {
         self.partial_dir().join(format!("{sha256}.etag"))
     }
 
+    /// `ROOT/objects/journal`: the journals of runs writing objects without
+    /// their own fsync (see [`crate::fs::Journal`]).
+    pub fn journal_dir(&self) -> PathBuf {
+        self.objects_dir().join("journal")
+    }
+
+    /// `ROOT/objects/journal/<tool_id>`: one per tool (its lock makes one
+    /// writer at a time).
+    pub fn journal_path(&self, tool_id: &str) -> PathBuf {
+        self.journal_dir().join(tool_id)
+    }
+
     /// `ROOT/objects/.gc.lock`.
     pub fn gc_lock_path(&self) -> PathBuf {
         self.objects_dir().join(".gc.lock")

@@ -29,6 +29,7 @@ pub mod layout;
 pub mod live;
 pub mod lock;
 pub mod manifest;
+pub mod packs;
 pub mod pending;
 pub mod publish;
 pub mod rate;

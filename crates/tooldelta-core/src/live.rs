@@ -272,6 +272,7 @@ mod tests {
             bytes_done: done,
             bytes_total: 100,
             bytes_per_sec: 1,
+            max_rate: None,
         }
     }
 

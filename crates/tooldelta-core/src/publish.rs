@@ -44,14 +44,18 @@ pub struct PublishOptions {
     pub chunks: Option<ChunkOptions>,
 }
 
-/// Which files get a chunk index, and where the index objects go.
+/// Which files get a chunk index, whether small files are packed, and where
+/// those objects go.
 #[derive(Debug, Clone)]
 pub struct ChunkOptions {
     /// Files of at least this many bytes are chunked.
     pub threshold: u64,
-    /// Index objects are written here as `<sha256 hex>` (created if missing).
-    /// A mirror's `import` looks for them there.
+    /// Index objects (and packs) are written here as `<sha256 hex>`
+    /// (created if missing). A mirror's `import` looks for them there.
     pub out_dir: PathBuf,
+    /// Also group the small files into packs ([`crate::packs`]), listed in
+    /// the manifest's `packs`.
+    pub packs: bool,
 }
 
 /// Why a tool folder could not be published.
@@ -112,6 +116,17 @@ pub fn build_manifest(opts: &PublishOptions) -> Result<Manifest, PublishError> {
             })
         })
         .collect::<Result<Vec<_>, PublishError>>()?;
+    let packs = match opts.chunks.as_ref().filter(|c| c.packs) {
+        Some(c) => {
+            crate::packs::write_packs(&opts.tool_dir, &files, &c.out_dir).map_err(|source| {
+                PublishError::Io {
+                    path: c.out_dir.clone(),
+                    source,
+                }
+            })?
+        }
+        None => Vec::new(),
+    };
     let manifest = Manifest {
         manifest_version: MANIFEST_VERSION.to_owned(),
         tool_id: opts.tool_id.clone(),
@@ -120,6 +135,7 @@ pub fn build_manifest(opts: &PublishOptions) -> Result<Manifest, PublishError> {
         expires_at: opts.expires_at.clone(),
         release_notes: opts.release_notes.clone(),
         files,
+        packs: (!packs.is_empty()).then_some(packs),
         manifest_hash: String::new(),
         signature: None,
         extra: std::collections::BTreeMap::new(),
@@ -267,6 +283,7 @@ mod tests {
         o.chunks = Some(ChunkOptions {
             threshold: 1 << 20,
             out_dir: out.path().join("chunks"),
+            packs: false,
         });
         let key = SigningKey::from_bytes(&[1; 32]);
         let m = publish(&o, &key).unwrap();

@@ -10,7 +10,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::fs::{failpoint, fsync_dir, remove_file_if_exists, set_readonly};
+use crate::fs::{Durability, failpoint, fsync_dir, remove_file_if_exists, set_readonly};
 use crate::layout::Layout;
 
 /// The object store of one root.
@@ -86,6 +86,13 @@ impl Store {
     /// Moves a complete, verified and fsynced partial into the store: read-only,
     /// rename, fsync the folder. After this the object is durable.
     pub fn persist(&self, sha256: &str) -> io::Result<PathBuf> {
+        self.persist_with(sha256, Durability::Each)
+    }
+
+    /// [`Store::persist`]; with [`Durability::Batched`] the folder's fsync is
+    /// left to the run's sync before its commit point (the object is named
+    /// in the run's [`Journal`](crate::fs::Journal) until then).
+    pub fn persist_with(&self, sha256: &str, durability: Durability) -> io::Result<PathBuf> {
         let partial = self.partial_path(sha256);
         let object = self.object_path(sha256);
         let dir = object.parent().expect("objects have a parent folder");
@@ -93,10 +100,39 @@ impl Store {
         set_readonly(&partial)?;
         failpoint!("store::persist::rename");
         fs::rename(&partial, &object)?;
-        failpoint!("store::persist::fsync_dir");
-        fsync_dir(dir)?;
+        if durability == Durability::Each {
+            failpoint!("store::persist::fsync_dir");
+            fsync_dir(dir)?;
+        }
         remove_file_if_exists(&self.etag_path(sha256))?;
         Ok(object)
+    }
+
+    /// Puts content already verified in memory (a file cut from a pack) into
+    /// the store: written under `incoming` (a folder on the store's file
+    /// system private to the run), made read-only, renamed into place. No
+    /// fsync: the run's journal names it until its one sync.
+    pub fn put_verified(&self, sha256: &str, bytes: &[u8], incoming: &Path) -> io::Result<()> {
+        use std::io::Write as _;
+        let tmp = incoming.join(sha256);
+        remove_file_if_exists(&tmp)?;
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        let mut perms = file.metadata()?.permissions();
+        perms.set_readonly(true);
+        file.set_permissions(perms)?;
+        drop(file);
+        let object = self.object_path(sha256);
+        match fs::rename(&tmp, &object) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(object.parent().expect("objects have a parent folder"))?;
+                fs::rename(&tmp, &object)
+            }
+            other => other,
+        }
     }
 
     /// Drops a partial download and its ETag (after an integrity failure).

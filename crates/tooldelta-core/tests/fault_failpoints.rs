@@ -41,6 +41,7 @@ const FAIL_POINTS: &[&str] = &[
     "fetch::fsync",
     "store::persist::rename",
     "store::persist::fsync_dir",
+    "fs::syncfs",
     "write_atomic::write",
     "write_atomic::fsync",
     "write_atomic::rename",

@@ -161,6 +161,8 @@ pub fn export_selected(
                     }
                 }
             }
+            // Packs are served at the blob route like any content.
+            blobs.extend(pack_blobs(store, &manifest));
             report.versions += 1;
         }
         report.channels += export_channels(store, &index.tool_id, &out)?;
@@ -177,6 +179,25 @@ pub fn export_selected(
     write_file(&out.join("healthz"), b"ok\n")?;
     let _ = std::fs::remove_dir(&scratch);
     Ok(report)
+}
+
+/// The pack indexes a manifest lists and the pack blobs they name, as far as
+/// the store holds them (a client fetches whatever is missing file by file).
+fn pack_blobs(store: &Store, manifest: &Manifest) -> Vec<String> {
+    let mut out = Vec::new();
+    for pack in manifest.packs.as_deref().unwrap_or_default() {
+        let Ok(bytes) = std::fs::read(store.blob_path(&pack.sha256)) else {
+            continue;
+        };
+        let Ok(index) = tooldelta_core::packs::PackIndex::parse(&bytes) else {
+            continue;
+        };
+        if store.has_blob(&index.pack_hex()) {
+            out.push(pack.sha256.clone());
+            out.push(index.pack_hex());
+        }
+    }
+    out
 }
 
 /// Writes a tool's signed channel documents as they are stored.

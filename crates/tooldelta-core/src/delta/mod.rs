@@ -121,6 +121,7 @@ impl DeltaJob<'_> {
             tool_id: self.job.tool_id,
             file: &index_file,
             sources,
+            durability: crate::fs::Durability::Each,
         };
         let quiet = Progress::new(self.job.tool_id, chunks.size);
         match self

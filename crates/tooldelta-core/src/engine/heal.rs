@@ -115,7 +115,7 @@ pub(crate) async fn ensure_objects(
         return Err(no_good_copy(None));
     }
     session
-        .fetch_all(&plan, version, None)
+        .fetch_all(&plan, version, None, crate::fs::Durability::Each)
         .await
         .map(|fetched| (plan.fetch.len() as u64, fetched))
         .map_err(|e| match e {

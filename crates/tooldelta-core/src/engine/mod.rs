@@ -32,6 +32,7 @@ mod follow;
 mod heal;
 mod installed;
 mod offer;
+mod packed;
 mod pending;
 mod releases;
 mod repair;

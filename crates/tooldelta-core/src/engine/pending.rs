@@ -84,10 +84,13 @@ async fn activate(s: &Session<'_>) -> Result<UpdateReport, UpdateError> {
     // The objects must stay until the release links them.
     let gc_guard = s.gc_guard().await?;
     s.phase(Phase::Stage);
-    stage::stage_and_activate(s, &verified, &pending.version).await?;
+    let from_version = installed.as_ref().map(|i| i.version.clone());
+    // Nothing was downloaded, so no journal: the objects were made durable
+    // when `update --download-only` recorded them.
+    let verified =
+        stage::stage_and_activate(s, verified, &pending.version, installed, None).await?;
     drop(gc_guard);
 
-    let from_version = installed.map(|i| i.version);
     if pending.rollback {
         // A signed channel rollback, verified when it was downloaded.
         state.highest_accepted = Some(pending.version.clone());

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use super::env::Env;
@@ -15,6 +15,7 @@ use crate::diff::{Plan, PlannedFile};
 use crate::error::{FetchError, UpdateError};
 use crate::events::{Event, Phase, Reporter};
 use crate::fetch::{Fetched, FetchedManifest, ObjectJob};
+use crate::fs::Durability;
 use crate::lock::FileLock;
 use crate::state::{HistoryEntry, ToolState};
 use crate::store::Store;
@@ -116,43 +117,47 @@ impl<'a> Session<'a> {
     }
 
     /// Fetches every object the plan lacks, a few at once; the first failure
-    /// stops the others (their partials stay for the next run).
+    /// stops the others (their partials stay for the next run). Each job
+    /// (its URLs, its future) is made only when a slot frees up, so memory
+    /// follows the concurrency, not the file count.
     pub async fn fetch_all(
         &self,
         plan: &Plan,
         version: &str,
         manifest: Option<&FetchedManifest>,
+        durability: Durability,
     ) -> Result<Fetched, UpdateError> {
-        let objects = plan.objects_to_fetch();
+        // Objects an earlier phase (packs) already brought in are skipped.
+        let objects: Vec<&PlannedFile> = plan
+            .objects_to_fetch()
+            .into_iter()
+            .filter(|f| !self.store.contains(&f.sha256, f.size))
+            .collect();
         self.check_space(&objects)?;
-        let fetcher = &self.env.fetcher;
-        let jobs: Vec<ObjectJob<'_>> = objects
-            .iter()
-            .map(|file| ObjectJob {
-                tool_id: self.tool_id,
-                file,
-                sources: fetcher.sources(self.tool_id, version, file, manifest.map(|m| &m.url)),
-            })
-            .collect();
-        let progress =
-            Progress::new(self.tool_id, plan.bytes_to_fetch()).capped(self.env.fetcher.rate());
-        let cancel = self.cancel.child_token();
-        // Futures are made up front (not in a `map` closure over the stream):
-        // a closure there makes the whole update future `!Send` (rustc's
-        // higher-ranked lifetime limitation), and apps spawn it.
-        let pending: Vec<_> = jobs
-            .iter()
-            .map(|job| self.fetch_job(job, plan, &progress, &cancel))
-            .collect();
-        let mut running =
-            stream::iter(pending).buffer_unordered(self.env.config.concurrency.max(1));
+        let paths = PathsByContent::new(plan);
+        let ctx = JobContext {
+            version,
+            manifest_url: manifest.map(|m| &m.url),
+            durability,
+            paths: &paths,
+            progress: Progress::new(self.tool_id, objects.iter().map(|f| f.size).sum())
+                .capped(self.env.fetcher.rate()),
+            cancel: self.cancel.child_token(),
+        };
+        let mut queue = objects.iter();
+        let mut running = FuturesUnordered::new();
         let mut sum = Fetched::default();
         let mut failure = None;
-        while let Some(done) = running.next().await {
-            match done {
-                Ok(f) => sum += f,
+        loop {
+            while running.len() < self.env.config.concurrency.max(1) {
+                let Some(file) = queue.next() else { break };
+                running.push(self.fetch_job(file, &ctx));
+            }
+            match running.next().await {
+                None => break,
+                Some(Ok(f)) => sum += f,
                 // The first failure stops the others (dropped below).
-                Err(e) => {
+                Some(Err(e)) => {
                     failure = Some(e);
                     break;
                 }
@@ -160,27 +165,35 @@ impl<'a> Session<'a> {
         }
         drop(running);
         let totals = failure.map_or(Ok(sum), |e| Err(self.disk_full_or(e, &objects)));
-        cancel.cancel();
-        progress.emit(self.reporter);
+        ctx.cancel.cancel();
+        ctx.progress.emit(self.reporter);
         totals
     }
 
     /// One object, then `file_verified` for every path that lists it.
     async fn fetch_job(
         &self,
-        job: &ObjectJob<'_>,
-        plan: &Plan,
-        progress: &Progress,
-        cancel: &CancellationToken,
+        file: &PlannedFile,
+        ctx: &JobContext<'_>,
     ) -> Result<Fetched, UpdateError> {
+        let fetcher = &self.env.fetcher;
+        let job = ObjectJob {
+            tool_id: self.tool_id,
+            file,
+            sources: fetcher.sources(self.tool_id, ctx.version, file, ctx.manifest_url),
+            durability: match ctx.durability {
+                Durability::Batched => Durability::for_object(file.size),
+                Durability::Each => Durability::Each,
+            },
+        };
         let done = self
-            .fetch_object(job, progress, cancel)
+            .fetch_object(&job, &ctx.progress, &ctx.cancel)
             .await
-            .map_err(|source| self.fetch_error(job, source))?;
-        for file in plan.fetch.iter().filter(|f| f.sha256 == job.file.sha256) {
+            .map_err(|source| self.fetch_error(&job, source))?;
+        for path in ctx.paths.of(&file.sha256) {
             self.reporter.report(&Event::FileVerified {
                 tool_id: self.tool_id.to_owned(),
-                path: file.path.clone(),
+                path: path.to_owned(),
             });
         }
         Ok(done)
@@ -297,6 +310,44 @@ impl<'a> Session<'a> {
         if let Err(e) = state.save(&path) {
             tracing::warn!("{}: cannot write {}: {e}", self.tool_id, path.display());
         }
+    }
+}
+
+/// What every job of one fetch phase shares.
+struct JobContext<'a> {
+    version: &'a str,
+    manifest_url: Option<&'a reqwest::Url>,
+    durability: Durability,
+    paths: &'a PathsByContent<'a>,
+    progress: Progress,
+    cancel: CancellationToken,
+}
+
+/// The paths of the plan's fetched files by content, found by binary
+/// search (a content may be listed under several paths).
+struct PathsByContent<'a> {
+    plan: &'a Plan,
+    by_sha: Vec<u32>,
+}
+
+impl<'a> PathsByContent<'a> {
+    fn new(plan: &'a Plan) -> Self {
+        let mut by_sha: Vec<u32> = (0..plan.fetch.len() as u32).collect();
+        by_sha.sort_unstable_by(|a, b| {
+            plan.fetch[*a as usize]
+                .sha256
+                .cmp(&plan.fetch[*b as usize].sha256)
+        });
+        Self { plan, by_sha }
+    }
+
+    fn of(&self, sha256: &'a str) -> impl Iterator<Item = &'a str> + '_ {
+        let sha = |i: &u32| self.plan.fetch[*i as usize].sha256.as_str();
+        let start = self.by_sha.partition_point(|i| sha(i) < sha256);
+        self.by_sha[start..]
+            .iter()
+            .take_while(move |i| sha(i) == sha256)
+            .map(|i| self.plan.fetch[*i as usize].path.as_str())
     }
 }
 

@@ -7,11 +7,12 @@ use super::follow::hold;
 use super::installed::Local;
 use super::offer::{Offer, fetch_verified};
 use super::session::{Activation, Session};
-use super::stage;
+use super::{packed, stage};
 use crate::diff::Plan;
 use crate::error::UpdateError;
 use crate::events::{Event, Phase, Reporter};
 use crate::fetch::Fetched;
+use crate::fs::Durability;
 use crate::report::{Delta, UpdateCheck, UpdateReport};
 use crate::signing::{SignatureCheck, SignatureStatus, VerifiedManifest};
 use crate::state::{Pending, ToolState};
@@ -141,36 +142,56 @@ async fn update(s: &Session<'_>, opts: &UpdateOptions) -> Result<UpdateReport, U
     // shared so another tool's garbage collection waits.
     let gc_guard = s.gc_guard().await?;
     s.phase(Phase::Fetch);
+    // Small objects are written without their own fsync: the journal names
+    // them until the one sync before the commit point.
+    let journal = stage::begin_journal(s, &plan)?;
     // The manifest is stored while the content streams: its two fsyncs
     // leave the critical path of a small update.
-    let (stored, totals) = tokio::join!(
-        stage::store_manifest(s, &verified, &version),
-        s.fetch_all(&plan, &verified.manifest().tool_version, Some(&fetched)),
-    );
+    let (stored, totals) = tokio::join!(stage::store_manifest(s, &verified, &version), async {
+        let packed = packed::fetch_packs(s, verified.manifest(), &plan).await?;
+        let version = &verified.manifest().tool_version;
+        let mut totals = s
+            .fetch_all(&plan, version, Some(&fetched), Durability::Batched)
+            .await?;
+        totals.downloaded += packed.bytes;
+        Ok::<_, UpdateError>(totals)
+    });
     let totals = totals?;
     stored?;
 
-    let from_version = installed.map(|i| i.version);
+    let from_version = installed.as_ref().map(|i| i.version.clone());
+    if opts.download_only {
+        // A pending version is recorded only over durable content.
+        stage::make_durable(s, journal).await?;
+        drop(gc_guard);
+        save_pending(s, &mut state, pending_of(&verified, &totals, rollback, "download_only"));
+        let transfer = Transfer {
+            plan: &plan,
+            totals: &totals,
+            from_version,
+        };
+        return Ok(report(s, &verified, transfer, true));
+    }
+
+    s.phase(Phase::Stage);
+    // Made before the manifest moves into staging: running jobs may defer
+    // the switch, and then everything is in the store and the download stays.
+    let deferred = pending_of(&verified, &totals, rollback, "in_use");
+    let verified = match stage::stage_and_activate(s, verified, &version, installed, journal).await {
+        Ok(verified) => verified,
+        Err(e) => {
+            if matches!(e, UpdateError::InUse { .. }) {
+                save_pending(s, &mut state, deferred);
+            }
+            return Err(e);
+        }
+    };
+    drop(gc_guard);
     let transfer = Transfer {
         plan: &plan,
         totals: &totals,
         from_version,
     };
-    if opts.download_only {
-        drop(gc_guard);
-        save_pending(s, &mut state, &verified, &totals, rollback, "download_only");
-        return Ok(report(s, &verified, transfer, true));
-    }
-
-    s.phase(Phase::Stage);
-    if let Err(e) = stage::stage_and_activate(s, &verified, &version).await {
-        if matches!(e, UpdateError::InUse { .. }) {
-            // Everything is in the store: the switch waits, the download stays.
-            save_pending(s, &mut state, &verified, &totals, rollback, "in_use");
-        }
-        return Err(e);
-    }
-    drop(gc_guard);
 
     if rollback {
         // A signed channel rollback: the only way the floor moves down.
@@ -229,22 +250,25 @@ pub(super) fn report(
 /// Records `verified` as downloaded and waiting (its manifest is stored and
 /// its objects are in the store, which garbage collection keeps because the
 /// stored manifest references them).
-fn save_pending(
-    s: &Session<'_>,
-    state: &mut ToolState,
+/// The record of a downloaded version that waits for its switch.
+fn pending_of(
     verified: &VerifiedManifest,
     totals: &Fetched,
     rollback: bool,
     reason: &str,
-) {
-    state.pending = Some(Pending {
+) -> Pending {
+    Pending {
         version: verified.version().to_string(),
         manifest_hash: verified.hash().to_owned(),
         downloaded_at: jiff::Timestamp::now().to_string(),
         bytes_downloaded: totals.downloaded + totals.resumed,
         rollback,
         reason: reason.to_owned(),
-    });
+    }
+}
+
+fn save_pending(s: &Session<'_>, state: &mut ToolState, pending: Pending) {
+    state.pending = Some(pending);
     let path = s.env.layout.state_path(s.tool_id);
     // The download itself succeeded; a lost record only means `activate`
     // does not know about it (the next update finds the objects present).

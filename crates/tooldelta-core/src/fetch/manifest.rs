@@ -64,7 +64,7 @@ impl Fetcher {
 
     /// One GET of a small document (a manifest, a channel document), through
     /// the size limit and the stall timeout.
-    pub(super) async fn get_capped(&self, url: &Url, limit: u64) -> Result<Vec<u8>, FetchError> {
+    pub(crate) async fn get_capped(&self, url: &Url, limit: u64) -> Result<Vec<u8>, FetchError> {
         let text = url.to_string();
         let send = self.get(url.as_str(), None, None, Use::Shared);
         let stalled = |received| FetchError::Stalled {

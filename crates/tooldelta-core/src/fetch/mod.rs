@@ -119,6 +119,8 @@ pub struct ObjectJob<'a> {
     pub file: &'a PlannedFile,
     /// URLs to try, in order.
     pub sources: Vec<String>,
+    /// Whether the object gets its own fsync or waits for the run's sync.
+    pub durability: crate::fs::Durability,
 }
 
 /// What fetching cost: of one object, or summed over a fetch phase.

@@ -56,6 +56,10 @@ pub struct Manifest {
     pub release_notes: Option<String>,
     /// Every file of the release, sorted by path in byte order.
     pub files: Vec<FileEntry>,
+    /// The pack indexes of the release's small files ([`crate::packs`]):
+    /// optional; a client that ignores them fetches each file by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packs: Option<Vec<PackRef>>,
     /// Lowercase hex SHA-256 of the canonical JSON without this field and `signature`.
     #[serde(default)]
     pub manifest_hash: String,
@@ -91,6 +95,16 @@ pub struct FileEntry {
 /// (format in `docs/manifest.md`, parsed by [`crate::chunks::ChunkIndex`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunksRef {
+    /// Lowercase hex SHA-256 of the index object.
+    pub sha256: String,
+    /// Size of the index object in bytes.
+    pub size: u64,
+}
+
+/// One entry of `packs`: names a content-addressed pack index object
+/// (format in `docs/manifest.md`, parsed by [`crate::packs::PackIndex`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackRef {
     /// Lowercase hex SHA-256 of the index object.
     pub sha256: String,
     /// Size of the index object in bytes.

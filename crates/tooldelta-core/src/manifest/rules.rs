@@ -62,6 +62,14 @@ pub enum RuleViolation {
         /// What is wrong with it.
         cause: &'static str,
     },
+    /// `packs` does not name possible pack index objects.
+    #[error("bad-packs: pack {index} {cause}")]
+    BadPacks {
+        /// Position in `packs`.
+        index: usize,
+        /// What is wrong with it.
+        cause: &'static str,
+    },
     /// `files` is not sorted by path in byte order.
     #[error("unsorted: files must be sorted by path; {next:?} comes after {prev:?}")]
     Unsorted {
@@ -109,6 +117,7 @@ impl RuleViolation {
             Self::BadSha256 { .. } => "bad-sha256",
             Self::BadSize { .. } => "bad-size",
             Self::BadChunks { .. } => "bad-chunks",
+            Self::BadPacks { .. } => "bad-packs",
             Self::Unsorted { .. } => "unsorted",
             Self::Duplicate(_) => "path-duplicate",
             Self::CaseCollision(..) => "path-case-collision",
@@ -138,6 +147,7 @@ pub(super) fn check(m: &Manifest, strictness: Strictness) -> Result<(), RuleViol
     check_timestamp("created_at", m.created_at.as_deref())?;
     check_timestamp("expires_at", m.expires_at.as_deref())?;
     check_release_notes(m.release_notes.as_deref())?;
+    check_packs(m.packs.as_deref().unwrap_or_default())?;
     if !m.manifest_hash.is_empty() && !is_sha256_hex(&m.manifest_hash) {
         return Err(RuleViolation::BadManifestHash(m.manifest_hash.clone()));
     }
@@ -197,6 +207,29 @@ fn check_file_folder(m: &Manifest) -> Result<(), RuleViolation> {
 
 /// A chunk index is named by a proper hash and has a size the format allows:
 /// a header and at least one entry, whole entries, at most the index cap.
+fn check_packs(packs: &[super::PackRef]) -> Result<(), RuleViolation> {
+    use crate::packs::{ENTRY_LEN, HEADER_LEN, MAX_PACK_INDEX_BYTES, MAX_PACKS};
+    if packs.len() > MAX_PACKS {
+        return Err(RuleViolation::BadPacks {
+            index: MAX_PACKS,
+            cause: "is past the limit on the number of packs",
+        });
+    }
+    for (index, p) in packs.iter().enumerate() {
+        let bad = |cause| Err(RuleViolation::BadPacks { index, cause });
+        if !is_sha256_hex(&p.sha256) {
+            return bad("has a sha256 that is not 64 lowercase hex characters");
+        }
+        let entries = p.size.checked_sub(HEADER_LEN as u64);
+        if p.size > MAX_PACK_INDEX_BYTES
+            || entries.is_none_or(|e| e == 0 || e % ENTRY_LEN as u64 != 0)
+        {
+            return bad("has a size no pack index can have");
+        }
+    }
+    Ok(())
+}
+
 fn check_chunks(path: &str, file_size: u64, chunks: &ChunksRef) -> Result<(), RuleViolation> {
     use crate::chunks::{ENTRY_LEN, HEADER_LEN, MAX_INDEX_BYTES};
     let bad = |cause| {

@@ -97,6 +97,7 @@ fn manifest(paths: &[&str]) -> Manifest {
         expires_at: None,
         release_notes: None,
         files: paths.iter().copied().map(entry).collect(),
+        packs: None,
         manifest_hash: String::new(),
         signature: None,
         extra: BTreeMap::new(),

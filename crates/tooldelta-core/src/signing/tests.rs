@@ -19,6 +19,7 @@ fn manifest(tool: &str, version: &str) -> Manifest {
             chunks: None,
             extra: BTreeMap::new(),
         }],
+        packs: None,
         manifest_hash: String::new(),
         signature: None,
         extra: BTreeMap::new(),

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::fs::failpoint;
+use crate::fs::{Durability, failpoint};
 use crate::hash::{ContentDigest, HASH_BUF_SIZE, HashingWriter};
 
 /// Chunks in flight between the network and the disk. hyper hands out chunks
@@ -66,14 +66,22 @@ impl Sink {
     }
 
     /// Flushes, fsyncs and returns the digest of the whole file.
-    pub async fn finish(mut self) -> io::Result<ContentDigest> {
+    pub async fn finish(self) -> io::Result<ContentDigest> {
+        self.finish_with(Durability::Each).await
+    }
+
+    /// Flushes and returns the digest; fsyncs only for [`Durability::Each`]
+    /// (a batched write is made durable by the caller's sync).
+    pub async fn finish_with(mut self, durability: Durability) -> io::Result<ContentDigest> {
         self.tx = None;
         let writer = self.join().await?;
         tokio::task::spawn_blocking(move || {
             let (buf, digest) = writer.finish();
             let file = buf.into_inner().map_err(io::IntoInnerError::into_error)?;
-            failpoint!("fetch::fsync");
-            file.sync_all()?;
+            if durability == Durability::Each {
+                failpoint!("fetch::fsync");
+                file.sync_all()?;
+            }
             Ok(digest)
         })
         .await

@@ -9,16 +9,18 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, Permissions};
-use std::io::{self, Read, Write};
+use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
-use tooldelta_core::hash::{HASH_BUF_SIZE, HashingReader, HashingWriter};
+use tooldelta_core::fs::{Durability, sync_filesystems};
+use tooldelta_core::hash::HashingWriter;
 use tooldelta_core::manifest::{FileEntry, Manifest};
 use tooldelta_core::signing::{self, SignatureCheck, TrustError, TrustStore};
 
+use super::import_source::{check_source, compare, copy, open_source};
 use super::{Store, fsutil};
 
 /// How to import.
@@ -64,6 +66,8 @@ pub struct ImportReport {
     pub bytes_added: u64,
     /// Chunk index objects written into `blobs/`.
     pub indexes_added: usize,
+    /// Pack indexes and pack blobs written into `blobs/`.
+    pub packs_added: usize,
     /// What happened to the manifest.
     pub manifest: ManifestOutcome,
     /// The signature as checked against the trusted keys given.
@@ -130,6 +134,17 @@ pub enum ImportError {
         /// What is wrong.
         cause: String,
     },
+    /// A pack index or pack blob is not what the manifest names, or does
+    /// not describe the manifest's files.
+    #[error("{tool_id}: pack {index_sha256} refused: {cause}")]
+    BadPack {
+        /// The tool.
+        tool_id: String,
+        /// The pack index's content address from the manifest.
+        index_sha256: String,
+        /// What is wrong.
+        cause: String,
+    },
     /// Another manifest is stored for this version.
     #[error(
         "{tool_id} {version}: the store already holds a different manifest for this version (published versions are immutable; pass --replace to overwrite)"
@@ -184,9 +199,28 @@ impl Store {
         let tool_id = manifest.tool_id.clone();
         let version = manifest.tool_version.clone();
         let outcome = self.manifest_outcome(&manifest, manifest_bytes, opts.replace)?;
+        let io_err = |path: PathBuf| {
+            let tool_id = tool_id.clone();
+            move |source| ImportError::Io {
+                tool_id,
+                path,
+                source,
+            }
+        };
+        // Small blobs are written without their own fsync: the journal names
+        // them until the one sync before the commit point.
+        let journal = self
+            .begin_journal(&manifest)
+            .map_err(io_err(self.journal_dir()))?;
         let (blobs_added, blobs_present, bytes_added) = self.import_blobs(&manifest, tool_dir)?;
         let indexes_added = self.import_indexes(&manifest, opts.chunks_dir.as_deref())?;
-        // Commit point: the version becomes visible only once all its blobs are in.
+        let packs_added = self.import_packs(&manifest, opts.chunks_dir.as_deref())?;
+        if let Some(journal) = journal {
+            sync_filesystems(&[&self.root]).map_err(io_err(self.root.clone()))?;
+            journal.close().map_err(io_err(self.journal_dir()))?;
+        }
+        // Commit point: the version becomes visible only once all its blobs
+        // are in, and durable.
         if outcome != ManifestOutcome::Unchanged {
             self.put_manifest(&tool_id, &version, manifest_bytes)
                 .map_err(|source| ImportError::Io {
@@ -203,6 +237,7 @@ impl Store {
             blobs_present,
             bytes_added,
             indexes_added,
+            packs_added,
             manifest: outcome,
             signature,
         })
@@ -321,11 +356,15 @@ impl Store {
             copy(src, &mut writer).map_err(io_err(&src_path))?;
             let (file, digest) = writer.finish();
             compare(tool_id, entry, &digest.sha256, digest.size)?;
-            file.sync_all().map_err(io_err(&temp))?;
+            // Small blobs wait for the import's one sync (named in its journal).
+            let durability = Durability::for_object(entry.size);
+            if durability == Durability::Each {
+                file.sync_all().map_err(io_err(&temp))?;
+            }
             // Read-only: the export hardlinks these, and content must never change.
             std::fs::set_permissions(&temp, Permissions::from_mode(0o444))
                 .map_err(io_err(&temp))?;
-            tooldelta_core::fs::persist(&temp, dest).map_err(io_err(dest))
+            tooldelta_core::fs::persist_with(&temp, dest, durability).map_err(io_err(dest))
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&temp);
@@ -343,88 +382,4 @@ pub(crate) fn check_manifest(
     let checked = signing::check_manifest(bytes, trust, !trust.is_empty(), None)?;
     checked.check_expiry(jiff::Timestamp::now())?;
     Ok((checked.manifest, checked.signature))
-}
-
-/// Opens a listed file of the tool folder; refuses symlinks and non-files.
-fn open_source(
-    tool_id: &str,
-    tool_dir: &Path,
-    entry: &FileEntry,
-) -> Result<(File, PathBuf), ImportError> {
-    let path = tool_dir.join(&entry.path);
-    let bad = |problem| ImportError::BadSourceFile {
-        tool_id: tool_id.to_owned(),
-        path: entry.path.clone(),
-        file: path.clone(),
-        problem,
-    };
-    let meta = match std::fs::symlink_metadata(&path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(bad("missing")),
-        Err(source) => {
-            return Err(ImportError::Io {
-                tool_id: tool_id.to_owned(),
-                path,
-                source,
-            });
-        }
-    };
-    if meta.file_type().is_symlink() {
-        return Err(bad("a symlink (a release holds regular files only)"));
-    }
-    if !meta.is_file() {
-        return Err(bad("not a regular file"));
-    }
-    let file = File::open(&path).map_err(|source| ImportError::Io {
-        tool_id: tool_id.to_owned(),
-        path: path.clone(),
-        source,
-    })?;
-    Ok((file, path))
-}
-
-/// Hashes a source file whose content is already stored.
-fn check_source(
-    tool_id: &str,
-    entry: &FileEntry,
-    (file, path): (File, PathBuf),
-) -> Result<(), ImportError> {
-    let mut reader = HashingReader::new(file);
-    copy(&mut reader, &mut io::sink()).map_err(|source| ImportError::Io {
-        tool_id: tool_id.to_owned(),
-        path,
-        source,
-    })?;
-    let digest = reader.finish();
-    compare(tool_id, entry, &digest.sha256, digest.size)
-}
-
-fn compare(tool_id: &str, entry: &FileEntry, sha256: &str, size: u64) -> Result<(), ImportError> {
-    if sha256 == entry.sha256 && size == entry.size {
-        return Ok(());
-    }
-    Err(ImportError::FileMismatch {
-        tool_id: tool_id.to_owned(),
-        path: entry.path.clone(),
-        expected_sha256: entry.sha256.clone(),
-        actual_sha256: sha256.to_owned(),
-        expected_size: entry.size,
-        actual_size: size,
-    })
-}
-
-/// A copy loop with a large buffer (the writers hash, so no copy_file_range).
-fn copy(mut reader: impl Read, writer: &mut impl Write) -> io::Result<u64> {
-    let mut buf = vec![0; HASH_BUF_SIZE];
-    let mut total = 0;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        writer.write_all(&buf[..n])?;
-        total += n as u64;
-    }
 }

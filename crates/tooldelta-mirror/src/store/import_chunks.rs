@@ -118,7 +118,12 @@ impl Store {
     }
 
     /// Writes a small verified blob: temp file, fsync, read-only, rename.
-    fn put_blob(&self, tool_id: &str, hex: &str, bytes: &[u8]) -> Result<(), ImportError> {
+    pub(super) fn put_blob(
+        &self,
+        tool_id: &str,
+        hex: &str,
+        bytes: &[u8],
+    ) -> Result<(), ImportError> {
         let dest = self.blob_path(hex);
         let io_err = |path: &Path| {
             let path = path.to_owned();

@@ -17,6 +17,9 @@ mod gc;
 mod import;
 mod import_chunks;
 mod import_export;
+mod import_packs;
+mod import_source;
+mod journal;
 
 pub(crate) use import::check_manifest;
 
@@ -115,7 +118,9 @@ impl Store {
             fs_err::create_dir_all(root.join(sub)).map_err(io_err)?;
         }
         let root = fs_err::canonicalize(root).map_err(io_err)?;
-        Ok(Self { root })
+        let store = Self { root };
+        store.recover_journals().map_err(io_err)?;
+        Ok(store)
     }
 
     /// The canonical root folder.

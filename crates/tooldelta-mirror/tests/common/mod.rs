@@ -93,6 +93,7 @@ impl Publisher {
             chunks: threshold.map(|threshold| ChunkOptions {
                 threshold,
                 out_dir: self.chunks_dir(),
+                packs: false,
             }),
             release_notes: None,
         };
@@ -130,6 +131,7 @@ impl Publisher {
             chunks: Some(ChunkOptions {
                 threshold,
                 out_dir: self.chunks_dir(),
+                packs: false,
             }),
             release_notes: None,
         };

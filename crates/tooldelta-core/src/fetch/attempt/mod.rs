@@ -17,6 +17,7 @@ use super::{Fetched, Fetcher, ObjectJob, Use};
 use crate::error::FetchError;
 use crate::events::{Event, Reporter};
 use crate::explain::Cause;
+use crate::fs::Durability;
 use crate::store::Store;
 use crate::stream::{Body, Sink, StreamError, pump};
 use crate::throttle::{PROGRESS_INTERVAL, Progress};
@@ -156,7 +157,10 @@ impl<'a> ObjectRun<'a> {
     /// A partial of full length from an earlier run: keep it if it hashes right.
     async fn finish_complete_partial(&mut self) -> Result<bool, FetchError> {
         let sink = Sink::open(&self.store.partial_path(self.sha()), self.size());
-        let digest = sink.finish().await.map_err(|e| self.io(e))?;
+        let digest = sink
+            .finish_with(self.job.durability)
+            .await
+            .map_err(|e| self.io(e))?;
         if digest.sha256 == self.sha() {
             self.fetched.resumed = self.size();
             self.persist().await?;
@@ -275,6 +279,10 @@ impl<'a> ObjectRun<'a> {
     }
 
     fn remember_etag(&self, resp: &reqwest::Response) {
+        if self.job.durability == Durability::Batched {
+            // A small object is fetched again whole: no validator to keep.
+            return;
+        }
         let path = self.store.etag_path(self.sha());
         match resp.headers().get(ETAG).and_then(|v| v.to_str().ok()) {
             // Weak validators cannot guard a byte range (RFC 9110 §13.1.5).
@@ -334,7 +342,10 @@ impl<'a> ObjectRun<'a> {
                 )),
             });
         }
-        let digest = sink.finish().await.map_err(|e| self.io(e))?;
+        let digest = sink
+            .finish_with(self.job.durability)
+            .await
+            .map_err(|e| self.io(e))?;
         if digest.sha256 != self.sha() {
             self.store
                 .discard_partial(self.sha())
@@ -392,7 +403,8 @@ impl<'a> ObjectRun<'a> {
     async fn persist(&mut self) -> Result<(), FetchError> {
         let store = self.store.clone();
         let sha = self.sha().to_owned();
-        tokio::task::spawn_blocking(move || store.persist(&sha))
+        let durability = self.job.durability;
+        tokio::task::spawn_blocking(move || store.persist_with(&sha, durability))
             .await
             .map_err(|e| self.io(std::io::Error::other(e)))?
             .map_err(|e| self.io(e))?;

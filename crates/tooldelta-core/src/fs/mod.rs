@@ -4,7 +4,11 @@
 //! and opening engine-owned files without following planted links. Each
 //! write, fsync, rename and delete of the update path goes through a fail
 //! point (feature `failpoints`) so the fault matrix can stop the engine at
-//! every step.
+//! every step. Writes of many small files can skip their own fsyncs and be
+//! made durable together ([`batch`]).
+
+mod batch;
+pub use batch::{BATCH_BELOW, Durability, Journal, Leftover, sync_filesystems};
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -99,13 +103,22 @@ pub fn write_replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// makes the rename durable. The rename is the commit point: readers see the
 /// whole file or nothing.
 pub fn persist(temp: &Path, dest: &Path) -> io::Result<()> {
+    persist_with(temp, dest, Durability::Each)
+}
+
+/// [`persist`], leaving the folder's fsync to the caller's batch sync when
+/// `durability` is [`Durability::Batched`].
+pub fn persist_with(temp: &Path, dest: &Path, durability: Durability) -> io::Result<()> {
     let dir = match dest.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     fs_err::create_dir_all(dir)?;
     fs_err::rename(temp, dest)?;
-    fsync_dir(dir)
+    match durability {
+        Durability::Each => fsync_dir(dir),
+        Durability::Batched => Ok(()),
+    }
 }
 
 /// Whether `meta` (from `symlink_metadata`) is a regular file with a single
