@@ -18,8 +18,8 @@ use crate::fs::{
     remove_tree_if_exists, sync_filesystems, write_atomic,
 };
 use crate::hash::hash_file;
-use crate::manifest::is_sha256_hex;
 use crate::lock::FileLock;
+use crate::manifest::is_sha256_hex;
 use crate::signing::VerifiedManifest;
 use crate::state::ToolState;
 

@@ -164,7 +164,11 @@ async fn update(s: &Session<'_>, opts: &UpdateOptions) -> Result<UpdateReport, U
         // A pending version is recorded only over durable content.
         stage::make_durable(s, journal).await?;
         drop(gc_guard);
-        save_pending(s, &mut state, pending_of(&verified, &totals, rollback, "download_only"));
+        save_pending(
+            s,
+            &mut state,
+            pending_of(&verified, &totals, rollback, "download_only"),
+        );
         let transfer = Transfer {
             plan: &plan,
             totals: &totals,
@@ -177,7 +181,8 @@ async fn update(s: &Session<'_>, opts: &UpdateOptions) -> Result<UpdateReport, U
     // Made before the manifest moves into staging: running jobs may defer
     // the switch, and then everything is in the store and the download stays.
     let deferred = pending_of(&verified, &totals, rollback, "in_use");
-    let verified = match stage::stage_and_activate(s, verified, &version, installed, journal).await {
+    let verified = match stage::stage_and_activate(s, verified, &version, installed, journal).await
+    {
         Ok(verified) => verified,
         Err(e) => {
             if matches!(e, UpdateError::InUse { .. }) {
