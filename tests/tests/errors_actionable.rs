@@ -332,11 +332,9 @@ fn locked_tool(world: &World) -> Option<Prepared> {
 fn file_mirror_missing(world: &World) -> Option<Prepared> {
     let url = "file:///nonexistent/tooldelta-export";
     let args = update_args(world, &world.root("file"), url, &[]);
-    let e = expect(
-        &[url, "only http and https"],
-        &["serve the export over HTTP"],
-        USAGE,
-    );
+    // A `file://` mirror is an export tree (a USB disk): one that is not
+    // there answers as an HTTP mirror lacking the release would.
+    let e = expect(&[url, "404"], &["does not have this"], NETWORK);
     Some(prepared(args, vec![], e))
 }
 

@@ -302,7 +302,7 @@ async fn resolve_manifest(
         .ok_or_else(vanished)?;
     if let Some(limit) = &state.cache {
         // A client that has the manifest will ask for these next.
-        let blobs = cached
+        let mut blobs: Vec<String> = cached
             .manifest
             .files
             .iter()
@@ -310,6 +310,9 @@ async fn resolve_manifest(
                 std::iter::once(f.sha256.clone()).chain(f.chunks.as_ref().map(|c| c.sha256.clone()))
             })
             .collect();
+        let packs = cached.manifest.packs.clone().unwrap_or_default();
+        let store = state.store.clone();
+        blobs.extend(blocking(move || Ok(store.pack_blobs(&packs))).await?);
         limit.pin(tool_id, &pinned, blobs);
     }
     Ok((cached, sel))

@@ -134,6 +134,27 @@ impl Store {
             .any(|k| doc.get(k).and_then(|v| v.as_str()) == Some(version)))
     }
 
+    /// The blobs of a manifest's packs: each index and, when the index is
+    /// stored, the pack blob it names.
+    pub fn pack_blobs<'a>(
+        &self,
+        packs: impl IntoIterator<Item = &'a tooldelta_core::manifest::PackRef>,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        for pack in packs {
+            if !is_sha256_hex(&pack.sha256) {
+                continue;
+            }
+            if let Ok(bytes) = std::fs::read(self.blob_path(&pack.sha256))
+                && let Ok(index) = tooldelta_core::packs::PackIndex::parse(&bytes)
+            {
+                out.push(index.pack_hex());
+            }
+            out.push(pack.sha256.clone());
+        }
+        out
+    }
+
     /// Every blob a stored manifest or app release references.
     pub fn referenced_blobs(&self) -> io::Result<BTreeSet<String>> {
         let mut keep = BTreeSet::new();
@@ -149,6 +170,7 @@ impl Store {
                     keep.extend(f.chunks.map(|c| c.sha256));
                     keep.insert(f.sha256);
                 }
+                keep.extend(self.pack_blobs(listed.packs.iter().flatten()));
             }
         }
         for entry in walkdir::WalkDir::new(self.root.join("app"))
@@ -210,6 +232,8 @@ impl Store {
 #[derive(serde::Deserialize)]
 struct Listed {
     files: Vec<ListedFile>,
+    #[serde(default)]
+    packs: Option<Vec<tooldelta_core::manifest::PackRef>>,
 }
 
 #[derive(serde::Deserialize)]
