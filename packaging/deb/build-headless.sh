@@ -51,7 +51,7 @@ install -m 0644 "$repo/packaging/copyright" "$doc/copyright"
 install -m 0644 "$repo"/docs/*.md "$doc/"
 
 # System users named by the units' User= lines (the mirror's, for one).
-users="$(sed -n 's/^User=\(.*\)$/\1/p' "$repo"/packaging/systemd/* 2>/dev/null | grep -vx root | sort -u || true)"
+users="$(sed -n 's/^User=\(.*\)$/\1/p' "$repo"/packaging/systemd/* 2>/dev/null | grep -vx root | sort -u | tr '\n' ' ' | sed 's/ *$//' || true)"
 
 "$here/maintscripts.sh" "$root/DEBIAN" "$users" "${units[@]}"
 printf '%s\n' "${conffiles[@]}" >"$root/DEBIAN/conffiles"
