@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::Context;
 use crate::config::TargetArgs;
 use crate::engine::{self, Needs};
 use crate::render::{Mode, Renderer};
-use crate::update::summary;
-use crate::{Context, output};
 
 /// Arguments of `activate`.
 #[derive(Debug, clap::Args)]
@@ -47,11 +46,5 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
             .await
             .map_err(engine::engine_error)
     });
-    renderer.finish();
-    let report = report?;
-    renderer.line(&summary(&report));
-    if ctx.json {
-        output::print_json(&report)?;
-    }
-    Ok(ExitCode::SUCCESS)
+    crate::update::finish(&renderer, report, ctx)
 }

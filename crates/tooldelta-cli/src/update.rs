@@ -74,6 +74,16 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
             .await
             .map_err(engine::engine_error)
     });
+    finish(&renderer, report, ctx)
+}
+
+/// Ends a run that switches one tool (`update`, `activate`): the progress
+/// display closes, then its summary line and, with `--json`, the report.
+pub fn finish(
+    renderer: &Renderer,
+    report: Result<UpdateReport>,
+    ctx: &Context,
+) -> Result<ExitCode> {
     renderer.finish();
     let report = report?;
     renderer.line(&summary(&report));
