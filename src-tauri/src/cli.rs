@@ -5,46 +5,15 @@
 use std::path::PathBuf;
 
 use clap::Parser;
+use tooldelta_flags::SettingsFlags;
 
 /// `tooldelta-app`: the tooldelta desktop app.
 #[derive(Debug, Clone, Default, Parser)]
 #[command(name = "tooldelta-app", version, about)]
 pub struct AppArgs {
-    /// Install root holding `tools/<id>/current`.
-    #[arg(long, env = "TOOLDELTA_ROOT", value_name = "DIR")]
-    pub root: Option<PathBuf>,
-    /// Mirror base URL; repeat (or separate with commas) to add fallbacks, tried in order.
-    #[arg(
-        long = "mirror",
-        env = "TOOLDELTA_MIRROR",
-        value_name = "URL",
-        value_delimiter = ','
-    )]
-    pub mirrors: Vec<String>,
-    /// Trusted public key (SPKI PEM); repeat (or separate with commas) to trust several.
-    #[arg(
-        long = "trust",
-        env = "TOOLDELTA_TRUST",
-        value_name = "PUB.pem",
-        value_delimiter = ','
-    )]
-    pub trust: Vec<PathBuf>,
-    /// Bandwidth cap of all downloads: `20MiB`, or a
-    /// schedule such as `09:00-18:00=10MiB,unlimited` (see docs/network.md).
-    #[arg(long, env = "TOOLDELTA_MAX_RATE", value_name = "RATE")]
-    pub max_rate: Option<String>,
-    /// Connections for one large file (default 4; 1 = one stream).
-    #[arg(long, env = "TOOLDELTA_CONNECTIONS", value_name = "N")]
-    pub connections: Option<usize>,
-    /// Proxy for every request (default: HTTPS_PROXY / HTTP_PROXY).
-    #[arg(long, env = "TOOLDELTA_PROXY", value_name = "URL")]
-    pub proxy: Option<String>,
-    /// Hosts reached without the proxy, comma-separated (default: NO_PROXY).
-    #[arg(long, env = "TOOLDELTA_NO_PROXY", value_name = "HOSTS")]
-    pub no_proxy: Option<String>,
-    /// Extra certificate authorities (PEM) trusted for HTTPS mirrors.
-    #[arg(long, env = "TOOLDELTA_CA_CERT", value_name = "CA.pem")]
-    pub ca_cert: Option<PathBuf>,
+    /// Root, mirrors, keys and network: the same flags as the CLI's.
+    #[command(flatten)]
+    pub settings: SettingsFlags,
     /// Settings file (TOML), shared with the CLI. Default:
     /// `$XDG_CONFIG_HOME/tooldelta/config.toml`; it is created when settings are saved.
     #[arg(long, env = "TOOLDELTA_CONFIG", value_name = "FILE")]
@@ -64,36 +33,6 @@ pub struct AppArgs {
         hide = true
     )]
     pub app_update_pubkey: Option<String>,
-}
-
-impl AppArgs {
-    /// Which of the file-backed settings a flag or variable sets (they win over the file).
-    pub fn overridden(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if self.root.is_some() {
-            out.push("root".to_owned());
-        }
-        if !self.mirrors.is_empty() {
-            out.push("mirrors".to_owned());
-        }
-        if !self.trust.is_empty() {
-            out.push("trust".to_owned());
-        }
-        let network = [
-            ("max_rate", self.max_rate.is_some()),
-            ("connections", self.connections.is_some()),
-            ("proxy", self.proxy.is_some()),
-            ("no_proxy", self.no_proxy.is_some()),
-            ("ca_cert", self.ca_cert.is_some()),
-        ];
-        out.extend(
-            network
-                .iter()
-                .filter(|(_, set)| *set)
-                .map(|(name, _)| (*name).to_owned()),
-        );
-        out
-    }
 }
 
 #[cfg(test)]
@@ -119,13 +58,13 @@ mod tests {
             "3",
         ])
         .unwrap();
-        assert_eq!(args.root, Some(PathBuf::from("/r")));
-        assert_eq!(args.mirrors, ["http://a", "http://b"]);
-        assert_eq!(args.trust, [PathBuf::from("k.pem")]);
+        assert_eq!(args.settings.root, Some(PathBuf::from("/r")));
+        assert_eq!(args.settings.mirrors, ["http://a", "http://b"]);
+        assert_eq!(args.settings.trust, [PathBuf::from("k.pem")]);
         assert!(args.kiosk);
         assert_eq!(args.kiosk_page_seconds, 3);
         assert!(AppArgs::try_parse_from(["tooldelta-app", "--kiosk-page-seconds", "0"]).is_err());
-        assert_eq!(args.overridden(), ["root", "mirrors", "trust"]);
+        assert_eq!(args.settings.overridden(), ["root", "mirrors", "trust"]);
     }
 
     /// One option as `--help` shows it: value name, variable and help text.

@@ -40,22 +40,11 @@ pub fn resolve(args: &AppArgs) -> Result<Effective, SettingsError> {
     } else {
         Settings::default()
     };
-    let flags = Settings {
-        root: args.root.clone(),
-        mirrors: args.mirrors.clone(),
-        trust: args.trust.clone(),
-        keep_releases: None,
-        max_rate: args.max_rate.clone(),
-        connections: args.connections,
-        proxy: args.proxy.clone(),
-        no_proxy: args.no_proxy.clone(),
-        ca_cert: args.ca_cert.clone(),
-        ..Settings::default()
-    };
+    let flags = args.settings.to_settings();
     Ok(Effective {
         settings: flags.or(file),
         config_path,
-        overridden: args.overridden(),
+        overridden: args.settings.overridden(),
     })
 }
 
@@ -292,10 +281,8 @@ mod tests {
             "root = \"/from-file\"\nmirrors = [\"http://file\"]\n",
         )
         .unwrap();
-        let args = AppArgs {
-            mirrors: vec!["http://flag".into()],
-            ..args_with_config(&file)
-        };
+        let mut args = args_with_config(&file);
+        args.settings.mirrors = vec!["http://flag".into()];
         let eff = resolve(&args).unwrap();
         assert_eq!(eff.settings.mirrors, ["http://flag"]);
         assert_eq!(eff.settings.root, Some(PathBuf::from("/from-file")));
@@ -307,10 +294,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("broken.toml");
         std::fs::write(&file, "mirrors = 3\n").unwrap();
-        let args = AppArgs {
-            root: Some("/r".into()),
-            ..args_with_config(&file)
-        };
+        let mut args = args_with_config(&file);
+        args.settings.root = Some("/r".into());
         let (eff, err) = resolve_or_flags(&args);
         assert_eq!(eff.settings.root, Some(PathBuf::from("/r")));
         assert_eq!(eff.config_path, file);

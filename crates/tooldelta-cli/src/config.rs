@@ -7,29 +7,14 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use tooldelta_core::config::Settings;
 use tooldelta_core::signing::TrustStore;
+use tooldelta_flags::SettingsFlags;
 
 /// Options shared by the workstation commands.
 #[derive(Debug, Clone, Args, Default)]
 pub struct TargetArgs {
-    /// Install root holding `tools/<id>/current`.
-    #[arg(long, env = "TOOLDELTA_ROOT", value_name = "DIR")]
-    pub root: Option<PathBuf>,
-    /// Mirror base URL; repeat (or separate with commas) to add fallbacks, tried in order.
-    #[arg(
-        long = "mirror",
-        env = "TOOLDELTA_MIRROR",
-        value_name = "URL",
-        value_delimiter = ','
-    )]
-    pub mirrors: Vec<String>,
-    /// Trusted public key (SPKI PEM); repeat (or separate with commas) to trust several.
-    #[arg(
-        long = "trust",
-        env = "TOOLDELTA_TRUST",
-        value_name = "PUB.pem",
-        value_delimiter = ','
-    )]
-    pub trust: Vec<PathBuf>,
+    /// Root, mirrors, keys and network: the same flags as the desktop app's.
+    #[command(flatten)]
+    pub settings: SettingsFlags,
     /// Previous releases kept for `rollback`.
     #[arg(long, value_name = "N")]
     pub keep_releases: Option<usize>,
@@ -39,22 +24,6 @@ pub struct TargetArgs {
     /// This workstation's id for staged rollouts (default: generated once under the root).
     #[arg(long, value_name = "ID")]
     pub workstation_id: Option<String>,
-    /// Bandwidth cap of all downloads: `20MiB`, or a
-    /// schedule such as `09:00-18:00=10MiB,unlimited` (see docs/network.md).
-    #[arg(long, env = "TOOLDELTA_MAX_RATE", value_name = "RATE")]
-    pub max_rate: Option<String>,
-    /// Connections for one large file (default 4; 1 = one stream).
-    #[arg(long, env = "TOOLDELTA_CONNECTIONS", value_name = "N")]
-    pub connections: Option<usize>,
-    /// Proxy for every request (default: HTTPS_PROXY / HTTP_PROXY).
-    #[arg(long, env = "TOOLDELTA_PROXY", value_name = "URL")]
-    pub proxy: Option<String>,
-    /// Hosts reached without the proxy, comma-separated (default: NO_PROXY).
-    #[arg(long, env = "TOOLDELTA_NO_PROXY", value_name = "HOSTS")]
-    pub no_proxy: Option<String>,
-    /// Extra certificate authorities (PEM) trusted for HTTPS mirrors.
-    #[arg(long, env = "TOOLDELTA_CA_CERT", value_name = "CA.pem")]
-    pub ca_cert: Option<PathBuf>,
 }
 
 /// Settings after merging flags, environment and the config file.
@@ -68,18 +37,10 @@ impl TargetArgs {
     /// Merges these arguments over the config file, if one was given.
     pub fn resolve(&self, config: Option<&PathBuf>) -> Result<Resolved> {
         let flags = Settings {
-            root: self.root.clone(),
-            mirrors: self.mirrors.clone(),
-            trust: self.trust.clone(),
             keep_releases: self.keep_releases,
             channel: self.channel.clone(),
             workstation_id: self.workstation_id.clone(),
-            max_rate: self.max_rate.clone(),
-            connections: self.connections,
-            proxy: self.proxy.clone(),
-            no_proxy: self.no_proxy.clone(),
-            ca_cert: self.ca_cert.clone(),
-            ..Settings::default()
+            ..self.settings.to_settings()
         };
         let file = match config {
             Some(path) => Settings::load(path)?,
