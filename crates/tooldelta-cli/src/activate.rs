@@ -39,12 +39,7 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
         engine = engine::with_in_use_wait(&engine, Duration::from_secs(secs))?;
     }
     let renderer = Renderer::new(Mode::pick(args.progress_json));
-    let report = engine::runtime()?.block_on(async {
-        let cancel = engine::cancel_on_ctrl_c();
-        engine
-            .activate(&args.tool_id, &renderer, &cancel)
-            .await
-            .map_err(engine::engine_error)
-    });
+    let report =
+        engine::drive(async |cancel| engine.activate(&args.tool_id, &renderer, cancel).await);
     crate::update::finish(&renderer, report, ctx)
 }

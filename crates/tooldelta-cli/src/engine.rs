@@ -98,6 +98,15 @@ pub fn cancel_on_ctrl_c() -> CancellationToken {
     token
 }
 
+/// Runs one engine operation on a fresh runtime with Ctrl-C as its
+/// cancellation, keeping the engine error typed.
+pub fn drive<T>(op: impl AsyncFnOnce(&CancellationToken) -> Result<T, UpdateError>) -> Result<T> {
+    runtime()?.block_on(async {
+        let cancel = cancel_on_ctrl_c();
+        op(&cancel).await.map_err(engine_error)
+    })
+}
+
 /// Wraps an engine error for `anyhow`, keeping its type (and so its kind,
 /// hint and cause chain) for [`crate::failure::report`].
 pub fn engine_error(err: UpdateError) -> anyhow::Error {

@@ -31,13 +31,8 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
     };
     let engine = engine::build(&args.target, ctx, needs, Some(&args.tuning))?;
     let renderer = Renderer::new(Mode::pick(args.progress_json));
-    let report = engine::runtime()?.block_on(async {
-        let cancel = engine::cancel_on_ctrl_c();
-        engine
-            .repair(&args.tool_id, &renderer, &cancel)
-            .await
-            .map_err(engine::engine_error)
-    });
+    let report =
+        engine::drive(async |cancel| engine.repair(&args.tool_id, &renderer, cancel).await);
     renderer.finish();
     let report = report?;
     renderer.line(&format!(

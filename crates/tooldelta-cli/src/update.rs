@@ -67,13 +67,8 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
     let Some(tool_id) = &args.tool_id else {
         return run_all(&engine, &renderer, ctx, &opts);
     };
-    let report = engine::runtime()?.block_on(async {
-        let cancel = engine::cancel_on_ctrl_c();
-        engine
-            .update(tool_id, &opts, &renderer, &cancel)
-            .await
-            .map_err(engine::engine_error)
-    });
+    let report =
+        engine::drive(async |cancel| engine.update(tool_id, &opts, &renderer, cancel).await);
     finish(&renderer, report, ctx)
 }
 
