@@ -30,7 +30,12 @@ fn from_live(snap: &LiveSnapshot) -> RunSnapshot {
         .map_or(0, |t| u64::try_from(t.as_millisecond()).unwrap_or(0));
     RunSnapshot {
         tool_id: snap.tool_id.clone(),
-        operation: Operation::Update,
+        operation: match snap.operation.as_str() {
+            "repair" => Operation::Repair,
+            "rollback" => Operation::Rollback,
+            // update, download, activate: all bring a version.
+            _ => Operation::Update,
+        },
         to_version: snap.to_version.clone(),
         phase: snap.phase,
         bytes_done: snap.bytes_done,

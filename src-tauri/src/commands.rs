@@ -16,7 +16,7 @@ use tooldelta_core::engine::{
     UpdateCheck, UpdateOptions,
 };
 use tooldelta_core::error::UpdateError;
-use tooldelta_core::events::{ErrorInfo, Event, NullReporter};
+use tooldelta_core::events::{ErrorInfo, Event};
 use tooldelta_core::report::{UpdateReport, VerifyReport};
 use tooldelta_core::signing::{SignatureCheck, TrustError};
 
@@ -58,6 +58,38 @@ where
         })
 }
 
+/// One long operation on a tool, run the same way for every kind (update,
+/// activate, repair, rollback): registered in `runs` (one per tool, so it
+/// can be cancelled and seen by views that join late), its events to the
+/// window's channel, the engine on a blocking thread. `record` notes what the
+/// run changed before the watcher is pointed at the new release and the run
+/// ends, so the switch is not seen as a change on disk; `tools-changed` last.
+pub(crate) async fn run_tool<T, F, Fut>(
+    app: &AppHandle,
+    state: &AppState,
+    tool_id: &str,
+    operation: Operation,
+    on_event: Channel<Event>,
+    op: F,
+    record: impl FnOnce(&AppState, &Result<T, UpdateError>),
+) -> CmdResult<T>
+where
+    F: FnOnce(Arc<Engine>, String, ChannelReporter, CancellationToken) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T, UpdateError>>,
+    T: Send + 'static,
+{
+    let engine = state.engine()?;
+    let guard = state.runs.start(tool_id, operation)?;
+    let reporter = ChannelReporter::new(on_event, Arc::clone(&state.runs), tool_id);
+    let (cancel, id) = (guard.cancel.clone(), tool_id.to_owned());
+    let result = detached(move || op(engine, id, reporter, cancel)).await?;
+    record(state, &result);
+    state.rewatch();
+    drop(guard);
+    notify_changed(app);
+    result.map_err(|e| info(&e))
+}
+
 /// The UI's start-up information.
 #[tauri::command]
 pub fn app_info(app: AppHandle, state: State<'_, AppState>) -> AppInfo {
@@ -67,7 +99,7 @@ pub fn app_info(app: AppHandle, state: State<'_, AppState>) -> AppInfo {
 /// Every installed tool with what the mirror offers and what an update would
 /// cost: one manifest fetch per tool ([`Engine::overview`]).
 #[tauri::command]
-pub async fn list_tools(state: State<'_, AppState>) -> CmdResult<Vec<ToolView>> {
+pub async fn list_tools(app: AppHandle, state: State<'_, AppState>) -> CmdResult<Vec<ToolView>> {
     let engine = state.engine()?;
     let overview = engine.overview().await.map_err(|e| info(&e))?;
     let views: Vec<ToolView> = overview
@@ -76,6 +108,7 @@ pub async fn list_tools(state: State<'_, AppState>) -> CmdResult<Vec<ToolView>> 
         .collect();
     // `make bench` (bench/app.py) times the start of the app to this line.
     tracing::info!(tools = views.len(), "listed");
+    crate::desktop::listed(&app, &views);
     state.watch(
         views
             .iter()
@@ -193,28 +226,30 @@ pub async fn start_update(
     tool_id: String,
     on_event: Channel<Event>,
 ) -> CmdResult<UpdateReport> {
-    let engine = state.engine()?;
-    let guard = state.runs.start(&tool_id, Operation::Update)?;
-    let (runs, cancel, id) = (
-        Arc::clone(&state.runs),
-        guard.cancel.clone(),
-        tool_id.clone(),
-    );
-    let result = detached(move || async move {
-        let reporter = ChannelReporter::new(on_event, runs, &id);
+    let op = |engine: Arc<Engine>, id: String, reporter: ChannelReporter, cancel| async move {
         engine
             .update(&id, &UpdateOptions::default(), &reporter, &cancel)
             .await
-    })
-    .await?;
-    if let Ok(report) = &result {
-        state.integrity.record_update(&tool_id, &report.to_version);
+    };
+    run_tool(
+        &app,
+        &state,
+        &tool_id,
+        Operation::Update,
+        on_event,
+        op,
+        record_update,
+    )
+    .await
+}
+
+/// Notes the version an update or activation made active as verified.
+pub(crate) fn record_update(state: &AppState, result: &Result<UpdateReport, UpdateError>) {
+    if let Ok(report) = result {
+        state
+            .integrity
+            .record_update(&report.tool_id, &report.to_version);
     }
-    // Watch the new release before the run ends, so the switch is not a "change".
-    state.rewatch();
-    drop(guard);
-    notify_changed(&app);
-    result.map_err(|e| info(&e))
 }
 
 /// Cancels the run on `tool_id`; false when none runs in this app.
@@ -248,43 +283,53 @@ pub async fn repair_tool(
     tool_id: String,
     on_event: Channel<Event>,
 ) -> CmdResult<RepairReport> {
-    let engine = state.engine()?;
-    let guard = state.runs.start(&tool_id, Operation::Repair)?;
-    let (runs, cancel, id) = (
-        Arc::clone(&state.runs),
-        guard.cancel.clone(),
-        tool_id.clone(),
-    );
-    let result = detached(move || async move {
-        let reporter = ChannelReporter::new(on_event, runs, &id);
+    let op = |engine: Arc<Engine>, id: String, reporter: ChannelReporter, cancel| async move {
         engine.repair(&id, &reporter, &cancel).await
-    })
-    .await?;
-    if let Ok(report) = &result {
-        state.integrity.record_verify(&report.verify);
-    }
-    state.rewatch();
-    drop(guard);
-    notify_changed(&app);
-    result.map_err(|e| info(&e))
+    };
+    let record = |state: &AppState, result: &Result<RepairReport, UpdateError>| {
+        if let Ok(report) = result {
+            state.integrity.record_verify(&report.verify);
+        }
+    };
+    run_tool(
+        &app,
+        &state,
+        &tool_id,
+        Operation::Repair,
+        on_event,
+        op,
+        record,
+    )
+    .await
 }
 
-/// Makes the previous release of `tool_id` active again.
+/// Makes the previous release of `tool_id` active again (verified, and
+/// healed if need be, on the way), streaming events on `on_event`.
 #[tauri::command]
 pub async fn rollback_tool(
     app: AppHandle,
     state: State<'_, AppState>,
     tool_id: String,
+    on_event: Channel<Event>,
 ) -> CmdResult<RollbackReport> {
-    let engine = state.engine()?;
-    let guard = state.runs.start(&tool_id, Operation::Update)?;
-    let cancel = CancellationToken::new();
-    let result = engine.rollback(&tool_id, &NullReporter, &cancel).await;
-    state.integrity.forget(&tool_id);
-    state.rewatch();
-    drop(guard);
-    notify_changed(&app);
-    result.map_err(|e| info(&e))
+    let op = |engine: Arc<Engine>, id: String, reporter: ChannelReporter, cancel| async move {
+        engine.rollback(&id, &reporter, &cancel).await
+    };
+    let id = tool_id.clone();
+    // Another release is active, whatever the outcome: what was known is stale.
+    let record = move |state: &AppState, _: &Result<RollbackReport, UpdateError>| {
+        state.integrity.forget(&id);
+    };
+    run_tool(
+        &app,
+        &state,
+        &tool_id,
+        Operation::Rollback,
+        on_event,
+        op,
+        record,
+    )
+    .await
 }
 
 /// The activations of `tool_id`, oldest first.

@@ -67,6 +67,8 @@ pub enum Operation {
     Verify,
     /// `repair`.
     Repair,
+    /// `rollback`.
+    Rollback,
 }
 
 /// The latest known state of a run in this process (for views that join late,
@@ -184,6 +186,13 @@ pub struct SettingsView {
     #[serde(default)]
     #[cfg_attr(test, ts(optional = nullable))]
     pub network: Option<NetworkView>,
+    /// Whether OS notifications are shown (updates available, applied, failed).
+    #[serde(default = "on")]
+    pub notifications: bool,
+}
+
+fn on() -> bool {
+    true
 }
 
 /// The network settings (shared with the CLI's settings file), as shown
@@ -217,6 +226,10 @@ pub struct SettingsInput {
     #[serde(default)]
     #[cfg_attr(test, ts(optional = nullable))]
     pub network: Option<NetworkView>,
+    /// Whether OS notifications are shown; absent: left as it is.
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub notifications: Option<bool>,
 }
 
 /// What the UI learns at start-up.

@@ -3,21 +3,25 @@
 //! `cli` and `settings` resolve the same configuration as the `tooldelta`
 //! CLI; `dto` holds what the UI receives on top of the engine's own types
 //! (their TypeScript twins are generated, see `bindings`); `watcher` flags
-//! files that change inside active releases.
+//! files that change inside active releases; `desktop` shows the tray icon
+//! (`tray`) and OS notifications (`notices`).
 
 pub mod agent;
 mod bindings;
 pub mod bridge;
 pub mod cli;
 pub mod commands;
+pub mod desktop;
 pub mod dto;
 pub mod export;
 pub mod integrity;
+pub mod notices;
 pub mod runs;
 pub mod selfupdate;
 pub mod settings;
 pub mod state;
 pub mod storage;
+pub mod tray;
 pub mod unattended;
 pub mod watcher;
 
@@ -38,6 +42,7 @@ pub fn run() -> anyhow::Result<()> {
     let kiosk = args.kiosk;
     tauri::Builder::default()
         .plugin(tauri_plugin_updater::Builder::new().build())
+        .plugin(tauri_plugin_notification::init())
         .manage(AppState::new(args))
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
@@ -65,6 +70,9 @@ pub fn run() -> anyhow::Result<()> {
         ])
         .setup(move |app| {
             start_watcher(app.handle());
+            if !kiosk {
+                desktop::start(app.handle());
+            }
             if kiosk && let Some(window) = app.get_webview_window("main") {
                 window.set_decorations(false)?;
                 // Without a window manager (a bare X server on a wall screen)

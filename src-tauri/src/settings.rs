@@ -122,6 +122,7 @@ impl Effective {
                     .as_ref()
                     .map(|p| p.display().to_string()),
             }),
+            notifications: self.settings.notifications != Some(false),
         }
     }
 
@@ -145,6 +146,9 @@ impl Effective {
             file.no_proxy.clone_from(&net.no_proxy);
             file.ca_cert = net.ca_cert.as_ref().map(PathBuf::from);
         }
+        if input.notifications.is_some() {
+            file.notifications = input.notifications;
+        }
         // Commit point: the file is replaced atomically (temp file + rename).
         file.save(&self.config_path).map_err(|e| config_error(&e))?;
 
@@ -152,6 +156,7 @@ impl Effective {
         settings.mirrors = file.mirrors;
         settings.trust = file.trust;
         settings.keep_releases = file.keep_releases;
+        settings.notifications = file.notifications;
         if input.network.is_some() {
             settings.max_rate = file.max_rate;
             settings.connections = file.connections;
@@ -227,6 +232,7 @@ fn validated(input: &SettingsInput) -> Result<SettingsInput, ErrorInfo> {
         trust,
         keep_releases: input.keep_releases,
         network: input.network.as_ref().map(validated_network).transpose()?,
+        notifications: input.notifications,
     })
 }
 
@@ -320,6 +326,7 @@ mod tests {
                 trust: vec![pem.display().to_string()],
                 keep_releases: 3,
                 network: None,
+                notifications: Some(false),
             })
             .unwrap();
 
@@ -327,7 +334,9 @@ mod tests {
         assert_eq!(on_disk.root, Some(PathBuf::from("/kept")));
         assert_eq!(on_disk.mirrors, ["http://m:8080"]);
         assert_eq!(on_disk.keep_releases, Some(3));
+        assert_eq!(on_disk.notifications, Some(false));
         let view = saved.view();
+        assert!(!view.notifications, "turned off, and off at once");
         assert_eq!(view.mirrors, ["http://m:8080"]);
         assert_eq!(
             view.trust[0].key_id.as_deref(),
@@ -345,6 +354,7 @@ mod tests {
             trust: vec![],
             keep_releases: 2,
             network: None,
+            notifications: None,
         });
         assert_eq!(bad_mirror.unwrap_err().kind, "invalid_settings");
         let not_a_key = dir.path().join("nope.pem");
@@ -355,6 +365,7 @@ mod tests {
                 trust: vec![not_a_key.display().to_string()],
                 keep_releases: 2,
                 network: None,
+                notifications: None,
             })
             .unwrap_err();
         assert!(bad_key.message.contains("nope.pem"), "{}", bad_key.message);

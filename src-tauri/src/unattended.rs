@@ -19,10 +19,11 @@ use tooldelta_core::layout::Layout;
 use tooldelta_core::report::UpdateReport;
 
 use crate::bridge::ChannelReporter;
-use crate::commands::{CmdResult, detached, notify_changed};
+use crate::commands::{CmdResult, record_update, run_tool};
 use crate::dto::{ExportedFile, Operation};
 use crate::settings::Effective;
 use crate::state::AppState;
+use tooldelta_core::engine::Engine;
 
 /// Bytes of each log file the diagnostics keep (the newest part).
 const LOG_TAIL: usize = 256 * 1024;
@@ -35,25 +36,19 @@ pub async fn activate_tool(
     tool_id: String,
     on_event: Channel<Event>,
 ) -> CmdResult<UpdateReport> {
-    let engine = state.engine()?;
-    let guard = state.runs.start(&tool_id, Operation::Update)?;
-    let (runs, cancel, id) = (
-        Arc::clone(&state.runs),
-        guard.cancel.clone(),
-        tool_id.clone(),
-    );
-    let result = detached(move || async move {
-        let reporter = ChannelReporter::new(on_event, runs, &id);
+    let op = |engine: Arc<Engine>, id: String, reporter: ChannelReporter, cancel| async move {
         engine.activate(&id, &reporter, &cancel).await
-    })
-    .await?;
-    if let Ok(report) = &result {
-        state.integrity.record_update(&tool_id, &report.to_version);
-    }
-    state.rewatch();
-    drop(guard);
-    notify_changed(&app);
-    result.map_err(|e| e.info())
+    };
+    run_tool(
+        &app,
+        &state,
+        &tool_id,
+        Operation::Update,
+        on_event,
+        op,
+        record_update,
+    )
+    .await
 }
 
 /// Sets the agent's policy for `tool_id` in the settings file (the agent

@@ -155,6 +155,15 @@ fn counts(r: &Value) -> (u64, u64, u64, u64) {
     )
 }
 
+/// The operation and state of the tool's progress snapshot (`progress.json`).
+fn live_outcome(s: &Scenario) -> (String, String) {
+    let path = s.root.join("tools").join(TOOL).join("progress.json");
+    let snap: Value = serde_json::from_slice(&std::fs::read(&path).expect("progress.json"))
+        .expect("progress.json is JSON");
+    let text = |k: &str| snap[k].as_str().unwrap_or_default().to_owned();
+    (text("operation"), text("state"))
+}
+
 fn status_of(v: &Value, path: &str) -> Value {
     file_entry(v, path)["status"].clone()
 }
@@ -292,6 +301,8 @@ fn three_versions_verify_repair_rollback_and_an_unknown_key(real: bool) {
     );
     s.command("verify", false).assert_success();
     assert_same_tree(&s.current(), &t3);
+    // Viewers (the app, the kiosk) saw the repair through its progress snapshot.
+    assert_eq!(live_outcome(&s), ("repair".to_owned(), "done".to_owned()));
 
     // rollback brings v2 back.
     let r = s.command("rollback", false).assert_success().json();
@@ -301,6 +312,7 @@ fn three_versions_verify_repair_rollback_and_an_unknown_key(real: bool) {
     );
     assert_same_tree(&s.current(), &t2);
     s.command("verify", false).assert_success();
+    assert_eq!(live_outcome(&s), ("rollback".to_owned(), "done".to_owned()));
 
     // A manifest signed by an unknown key is refused; current/ is unchanged.
     let before = (s.current_target(), snapshot(&s.current()));

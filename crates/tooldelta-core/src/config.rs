@@ -100,6 +100,10 @@ pub struct Settings {
     /// Extra certificate authorities, PEM (`--ca-cert`, `TOOLDELTA_CA_CERT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_cert: Option<PathBuf>,
+    /// Whether the desktop app shows OS notifications when updates are
+    /// available, applied or failed (default on; the CLI and agent ignore it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<bool>,
     /// Per tool: `[tools.ID]` with `channel`, `hold`, `policy`, `window`,
     /// `download_window`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -189,6 +193,7 @@ impl Settings {
             proxy: self.proxy.or(lower.proxy),
             no_proxy: self.no_proxy.or(lower.no_proxy),
             ca_cert: self.ca_cert.or(lower.ca_cert),
+            notifications: self.notifications.or(lower.notifications),
             tools: if self.tools.is_empty() {
                 lower.tools
             } else {

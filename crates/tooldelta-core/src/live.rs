@@ -50,7 +50,7 @@ pub struct LiveSnapshot {
     pub v: u32,
     /// The tool.
     pub tool_id: String,
-    /// `update`, `download` (download only) or `activate`.
+    /// `update`, `download` (download only), `activate`, `repair` or `rollback`.
     pub operation: String,
     /// The process running it.
     pub pid: u32,
@@ -155,6 +155,25 @@ impl<'a> Publisher<'a> {
         }
     }
 
+    /// Records the outcome of an operation whose report is not an
+    /// [`UpdateReport`] (repair, rollback): it sends no `done` event, so its
+    /// end is written here. Written only if the run owned the tool.
+    pub fn finish(&self, error: Option<ErrorInfo>) {
+        let Some(path) = &self.path else { return };
+        let mut inner = self.state.lock().expect("live lock is never poisoned");
+        if !inner.armed {
+            return;
+        }
+        match error {
+            Some(error) => {
+                inner.snap.state = LiveState::Failed;
+                inner.snap.error = Some(error);
+            }
+            None => inner.snap.state = LiveState::Done,
+        }
+        write(path, &mut inner);
+    }
+
     fn observe(&self, event: &Event) {
         let Some(path) = &self.path else { return };
         let mut inner = self.state.lock().expect("live lock is never poisoned");
@@ -165,20 +184,24 @@ impl<'a> Publisher<'a> {
         if !inner.armed {
             return;
         }
-        let now = Instant::now();
         let due = inner
             .last_write
-            .is_none_or(|t| now.duration_since(t) >= LIVE_INTERVAL);
+            .is_none_or(|t| t.elapsed() >= LIVE_INTERVAL);
         if !urgent && !due {
             return;
         }
-        inner.last_write = Some(now);
-        inner.snap.updated_at = jiff::Timestamp::now().to_string();
-        let bytes = serde_json::to_vec(&inner.snap).expect("a snapshot always serializes");
-        // A viewer's convenience: a failed write never fails the run.
-        if let Err(e) = crate::fs::write_replace(path, &bytes) {
-            tracing::debug!("cannot write {}: {e}", path.display());
-        }
+        write(path, &mut inner);
+    }
+}
+
+/// Writes the snapshot, under the publisher's lock so writes keep their order.
+fn write(path: &std::path::Path, inner: &mut Inner) {
+    inner.last_write = Some(Instant::now());
+    inner.snap.updated_at = jiff::Timestamp::now().to_string();
+    let bytes = serde_json::to_vec(&inner.snap).expect("a snapshot always serializes");
+    // A viewer's convenience: a failed write never fails the run.
+    if let Err(e) = crate::fs::write_replace(path, &bytes) {
+        tracing::debug!("cannot write {}: {e}", path.display());
     }
 }
 
@@ -313,5 +336,39 @@ mod tests {
             .unwrap();
         assert_eq!(read(&layout, "t").unwrap().state, LiveState::Running);
         drop(held);
+    }
+
+    #[test]
+    fn a_repair_or_rollback_writes_its_outcome_through_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        std::fs::create_dir_all(layout.tool_dir("t")).unwrap();
+        let _held = FileLock::try_exclusive(&layout.lock_path("t"))
+            .unwrap()
+            .unwrap();
+        // Refused before it owned the tool: nothing written.
+        let refused = Publisher::new(&layout, "t", "repair", &NullReporter);
+        refused.finish(None);
+        assert!(read(&layout, "t").is_none());
+
+        let p = Publisher::new(&layout, "t", "repair", &NullReporter);
+        p.report(&phase(Phase::Repair));
+        p.finish(None);
+        let snap = read(&layout, "t").unwrap();
+        assert_eq!(
+            (snap.operation.as_str(), snap.state),
+            ("repair", LiveState::Done)
+        );
+
+        let p = Publisher::new(&layout, "t", "rollback", &NullReporter);
+        p.report(&phase(Phase::Verify));
+        let error = crate::UpdateError::BadToolId {
+            tool_id: "t".into(),
+        }
+        .info();
+        p.finish(Some(error.clone()));
+        let snap = read(&layout, "t").unwrap();
+        assert_eq!(snap.state, LiveState::Failed);
+        assert_eq!(snap.error, Some(error));
     }
 }

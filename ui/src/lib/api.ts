@@ -97,7 +97,8 @@ export const api = {
     call<VerifyReport>('verify_tool', { toolId, onEvent: channel(onEvent) }),
   repair: (toolId: string, onEvent: (e: Event) => void) =>
     call<RepairReport>('repair_tool', { toolId, onEvent: channel(onEvent) }),
-  rollback: (toolId: string) => call<RollbackReport>('rollback_tool', { toolId }),
+  rollback: (toolId: string, onEvent: (e: Event) => void) =>
+    call<RollbackReport>('rollback_tool', { toolId, onEvent: channel(onEvent) }),
   activate: (toolId: string, onEvent: (e: Event) => void) =>
     call<UpdateReport>('activate_tool', { toolId, onEvent: channel(onEvent) }),
   setPolicy: (toolId: string, policy: Policy) => call<Policy>('set_policy', { toolId, policy }),
@@ -116,6 +117,9 @@ export const api = {
     call<void>('install_app_update', { onEvent: channel(onEvent) }),
   onToolModified: (handler: (m: ToolModified) => void): Promise<UnlistenFn> =>
     listen<ToolModified>('tool-modified', (e) => handler(e.payload)),
+  /** The tray's **Update all** (the window runs it: one way to update everything). */
+  onUpdateAllRequested: (handler: () => void): Promise<UnlistenFn> =>
+    listen<null>('update-all-requested', () => handler()),
 };
 
 export type Api = typeof api;

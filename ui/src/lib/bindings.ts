@@ -710,7 +710,7 @@ total_saved: number,
  */
 total_downloaded: number, };
 
-export type Operation = "update" | "verify" | "repair";
+export type Operation = "update" | "verify" | "repair" | "rollback";
 
 export type RunSnapshot = { 
 /**
@@ -885,7 +885,11 @@ overridden: Array<string>,
 /**
  * Bandwidth cap, connections, proxy and private CA.
  */
-network?: NetworkView | null, };
+network?: NetworkView | null, 
+/**
+ * Whether OS notifications are shown (updates available, applied, failed).
+ */
+notifications: boolean, };
 
 export type NetworkView = { 
 /**
@@ -925,7 +929,11 @@ keep_releases: number,
 /**
  * Network settings; absent: left as they are.
  */
-network?: NetworkView | null, };
+network?: NetworkView | null, 
+/**
+ * Whether OS notifications are shown; absent: left as it is.
+ */
+notifications?: boolean | null, };
 
 export type AppInfo = { 
 /**

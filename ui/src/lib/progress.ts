@@ -2,7 +2,7 @@
 // Pure functions (unit-tested); the coalescing below keeps a fast stream from
 // re-rendering more than once per animation frame.
 
-import type { ErrorInfo, Event, Operation, Phase, UpdateReport } from './bindings';
+import type { ErrorInfo, Event, Operation, Phase, RunSnapshot, UpdateReport } from './bindings';
 
 export interface FileFailure {
   path: string;
@@ -65,6 +65,28 @@ export function newRun(toolId: string, operation: Operation, nowMs = Date.now())
     error: null,
     startedMs: nowMs,
     finishedMs: null,
+  };
+}
+
+/**
+ * A run seen only through its snapshot (another process's, such as the
+ * agent's, or one started in another window): what the progress views draw.
+ * Per-file detail (current file, failures) is not in a snapshot.
+ */
+export function fromSnapshot(s: RunSnapshot): RunState {
+  return {
+    ...newRun(s.tool_id, s.operation, s.started_ms),
+    toVersion: s.to_version,
+    phase: s.phase,
+    filesVerified: s.files_verified,
+    bytesDone: s.bytes_done,
+    bytesTotal: s.bytes_total,
+    bytesPerSec: s.bytes_per_sec,
+    maxRate: s.max_rate ?? null,
+    upstreamWait:
+      s.upstream_percent === null
+        ? null
+        : { path: '', mirror: '', upstream: '', bytesDone: s.upstream_percent, size: 100 },
   };
 }
 

@@ -81,6 +81,9 @@ export class Store {
       this.startupError = toErrorInfo(err);
     }
     await this.api.onToolModified((m) => this.markModified(m)).catch(() => undefined);
+    if (!this.info?.kiosk) {
+      await this.api.onUpdateAllRequested(() => void this.updateAll()).catch(() => undefined);
+    }
     await this.refresh();
   }
 
@@ -180,6 +183,34 @@ export class Store {
     } catch {
       // A failed poll is retried at the next tick; the last known state stays on screen.
     }
+  }
+
+  /**
+   * Keeps `snapshots` current while the view lives: every second while a run
+   * is in progress (this app's or another process's, such as the agent's),
+   * every 5 s otherwise; with `listEveryMs`, the whole list that often too.
+   * The one loop behind the dashboard's cards and the kiosk. Returns the stop.
+   */
+  followRuns(listEveryMs = Infinity, onTick: () => void = () => undefined): () => void {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout>;
+    let lastList = Date.now();
+    const tick = async () => {
+      onTick();
+      if (Date.now() - lastList >= listEveryMs) {
+        lastList = Date.now();
+        await this.refresh();
+      } else {
+        await this.pollRuns();
+      }
+      const busy = Object.keys(this.snapshots).length > 0 || this.tools.some((t) => t.updater_running);
+      if (!stopped) timer = setTimeout(tick, busy ? 1000 : 5000);
+    };
+    timer = setTimeout(tick, 1000);
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
   }
 
   markModified(m: ToolModified): void {
@@ -287,13 +318,16 @@ export class Store {
     await this.refresh();
   }
 
+  /** Makes the previous release active again: a run with progress and Cancel, like the others. */
   async rollback(toolId: string): Promise<void> {
     if (this.isBusy(toolId)) return;
+    const batcher = this.startRun(toolId, 'rollback');
     try {
-      await this.api.rollback(toolId);
-      delete this.toolErrors[toolId];
+      await this.api.rollback(toolId, (e) => batcher.push(e));
+      batcher.flush();
       delete this.runs[toolId];
     } catch (err) {
+      batcher.flush();
       this.fail(toolId, 'rollback', err);
     }
     await this.refresh();

@@ -209,6 +209,53 @@ describe('tools dashboard', () => {
     expect(within(notice).getByRole('button', { name: 'Repair' })).toBeTruthy();
   });
 
+  it("shows another process's run live on the card, then the version it installed", async () => {
+    let polls = 0;
+    const agentRun = {
+      tool_id: 'llama-cpp',
+      operation: 'update' as const,
+      to_version: '1.1.0',
+      phase: 'fetch' as const,
+      bytes_done: 3 * 1024 ** 2,
+      bytes_total: 4 * 1024 ** 2,
+      bytes_per_sec: 1024 ** 2,
+      files_verified: 1,
+      started_ms: 0,
+      upstream_percent: null,
+      by_pid: 4242,
+    };
+    let lists = 0;
+    mockCommands({
+      app_info: () => appInfo(),
+      list_tools: () => {
+        lists += 1;
+        return lists === 1
+          ? [tool({ updater_running: true, run: { ...agentRun, bytes_done: 0 } })]
+          : [tool({ installed_version: '1.1.0', up_to_date: true, delta: null })];
+      },
+      runs: () => {
+        polls += 1;
+        return polls === 1 ? [agentRun] : [];
+      },
+    });
+    render(App);
+    const card = await screen.findByTestId('tool-card-llama-cpp');
+    // The poll moves the card's bar to the agent's 75 %, not an indeterminate one.
+    await waitFor(() => expect(within(card).getByTestId('progress-bar').getAttribute('aria-valuenow')).toBe('75'), {
+      timeout: 3000,
+    });
+    const run = within(card).getByTestId('external-run');
+    expect(run.textContent).toContain('3 MiB of 4 MiB');
+    expect(run.textContent).toContain('Run by process 4242');
+    expect(within(card).queryByTestId('cancel-button')).toBeNull();
+    expect((within(card).getByTestId('update-button') as HTMLButtonElement).disabled).toBe(true);
+    // The run over: the card shows what the agent installed.
+    await waitFor(() => expect(within(card).getByTestId('installed-version').textContent).toBe('1.1.0'), {
+      timeout: 3000,
+    });
+    expect(within(card).queryByTestId('external-run')).toBeNull();
+  });
+
   it('says so when nothing is installed', async () => {
     mockCommands({ app_info: () => appInfo(), list_tools: () => [] });
     render(App);

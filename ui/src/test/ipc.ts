@@ -42,6 +42,7 @@ export const settings = {
   keep_releases: 2,
   config_path: '/home/u/.config/tooldelta/config.toml',
   overridden: [],
+  notifications: true,
 };
 
 export function appInfo(kiosk = false): AppInfo {

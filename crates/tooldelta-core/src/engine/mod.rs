@@ -172,13 +172,16 @@ impl Engine {
 
     /// Brings the active release back to exactly its manifest: bad files are
     /// replaced (never written in place), extra files removed; then re-verifies.
+    /// Publishes its progress like an update (`tools/ID/progress.json`).
     pub async fn repair(
         &self,
         tool_id: &str,
         reporter: &dyn Reporter,
         cancel: &CancellationToken,
     ) -> Result<RepairReport, UpdateError> {
-        let result = repair::run(&self.env, tool_id, reporter, cancel).await;
+        let live = crate::live::Publisher::new(&self.env.layout, tool_id, "repair", reporter);
+        let result = repair::run(&self.env, tool_id, &live, cancel).await;
+        live.finish(result.as_ref().err().map(UpdateError::info));
         if let Ok(report) = &result {
             record_verify(&self.env, &report.verify);
         }
@@ -188,14 +191,18 @@ impl Engine {
     /// Makes the previously active release (still kept) active again, after
     /// verifying it: damaged files are put back from the store, or from the
     /// mirrors when the store's copy is damaged too; without a good copy the
-    /// rollback is refused and `current` is unchanged.
+    /// rollback is refused and `current` is unchanged. Publishes its progress
+    /// like an update (`tools/ID/progress.json`).
     pub async fn rollback(
         &self,
         tool_id: &str,
         reporter: &dyn Reporter,
         cancel: &CancellationToken,
     ) -> Result<RollbackReport, UpdateError> {
-        rollback::rollback(&self.env, tool_id, reporter, cancel).await
+        let live = crate::live::Publisher::new(&self.env.layout, tool_id, "rollback", reporter);
+        let result = rollback::rollback(&self.env, tool_id, &live, cancel).await;
+        live.finish(result.as_ref().err().map(UpdateError::info));
+        result
     }
 
     /// Every tool with a folder under the root, sorted.
