@@ -245,7 +245,7 @@ describe('tools dashboard', () => {
       timeout: 3000,
     });
     const run = within(card).getByTestId('external-run');
-    expect(run.textContent).toContain('3 MiB of 4 MiB');
+    expect(run.textContent).toContain('3.0 MiB of 4.0 MiB');
     expect(run.textContent).toContain('Run by process 4242');
     expect(within(card).queryByTestId('cancel-button')).toBeNull();
     expect((within(card).getByTestId('update-button') as HTMLButtonElement).disabled).toBe(true);

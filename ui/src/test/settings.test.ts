@@ -28,6 +28,9 @@ describe('settings', () => {
     await fireEvent.click(screen.getAllByRole('button', { name: 'Add' })[0] as HTMLElement);
     await fireEvent.click(screen.getByRole('button', { name: 'Remove key /etc/tooldelta/hq.pub.pem' }));
     await fireEvent.input(screen.getByTestId('keep-releases'), { target: { value: '4' } });
+    const notifications = screen.getByTestId('notifications') as HTMLInputElement;
+    expect(notifications.checked).toBe(true);
+    await fireEvent.click(notifications);
     await fireEvent.click(screen.getByTestId('save-settings'));
 
     await screen.findByText('Saved');
@@ -37,6 +40,8 @@ describe('settings', () => {
       keep_releases: 4,
       // Untouched network settings are saved as they were (unset).
       network: { max_rate: null, connections: null, proxy: null, no_proxy: null, ca_cert: null },
+      // Turned off: the app stops showing OS notifications.
+      notifications: false,
     });
   });
 
