@@ -12,6 +12,8 @@ packages=(
   libxdo-dev
   # GUI tests in a real window
   xvfb xauth webkit2gtk-driver
+  # the app's OS notifications seen by a real notification server on a private session bus
+  dunst dbus-daemon
   # the mirror's /fleet page in a real headless browser (tests/tests/fleet_page.rs)
   chromium chromium-driver
   # reference tools for tests and benchmarks

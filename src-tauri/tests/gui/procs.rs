@@ -164,3 +164,61 @@ pub fn tauri_driver(display: &str, env: &[(&str, String)], log: &Path) -> (Proc,
     }
     panic!("tauri-driver would not start; see {}", log.display());
 }
+
+/// A private D-Bus session bus (so the test's notifications reach only its
+/// own notification server): the daemon and its address.
+pub fn session_bus() -> (Proc, String) {
+    use std::io::BufRead as _;
+    let mut child = Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--print-address=1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cannot start dbus-daemon (scripts/install-deps.sh installs it)");
+    let stdout = child.stdout.take().expect("piped");
+    let mut address = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut address)
+        .expect("dbus-daemon prints its address");
+    let proc = Proc {
+        name: "dbus-daemon",
+        child,
+    };
+    (proc, address.trim().to_owned())
+}
+
+/// dunst, a real notification server, on `display` and `bus`, printing each
+/// notification it receives to `log`.
+pub fn notification_server(display: &str, bus: &str, log: &Path) -> Proc {
+    let file = std::fs::File::create(log).expect("dunst log");
+    let mut proc = Proc::spawn(
+        "dunst",
+        Command::new("dunst")
+            .arg("-print")
+            .env("DISPLAY", display)
+            .env("DBUS_SESSION_BUS_ADDRESS", bus)
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file),
+    );
+    // Bounded: dunst owns org.freedesktop.Notifications within a moment.
+    for _ in 0..50 {
+        let owned = Command::new("dbus-send")
+            .args([
+                &format!("--bus={bus}"),
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+                "string:org.freedesktop.Notifications",
+            ])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"));
+        if owned {
+            return proc;
+        }
+        proc.assert_running();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("dunst never took org.freedesktop.Notifications");
+}
