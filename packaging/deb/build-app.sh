@@ -41,6 +41,9 @@ bin="$repo/target/release/tooldelta-app"
 # cargo's own copy in deps/ keeps them).
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$bin"
 depends="$("$here/shlibdeps.sh" "$bin")"
+# The tray icon loads libayatana-appindicator3 with dlopen at run time, so
+# dpkg-shlibdeps cannot see it; without it creating the tray aborts the app.
+depends="$depends, libayatana-appindicator3-1"
 # pkexec asks a desktop user for the admin password when the app installs its
 # own update (tauri-plugin-updater runs `pkexec dpkg -i`, then sudo).
 # Tauri writes `publisher` as the package's Maintainer.

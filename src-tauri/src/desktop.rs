@@ -53,8 +53,14 @@ impl Desktop {
 /// Creates the tray (a warning where none can exist), manages [`Desktop`]
 /// and starts the snapshot reader.
 pub fn start(app: &AppHandle) {
-    if let Err(err) = tray::install(app) {
-        tracing::warn!(%err, "no tray icon (no tray host on this desktop?); the app runs without one");
+    // The indicator library is loaded at run time and panics when it is
+    // missing: that, too, leaves the app running without a tray.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tray::install(app))) {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            tracing::warn!(%err, "no tray icon (no tray host on this desktop?); the app runs without one");
+        }
+        Err(_) => tracing::warn!("no tray icon: libayatana-appindicator3 could not be loaded"),
     }
     app.manage(Desktop::new());
     let handle = app.clone();

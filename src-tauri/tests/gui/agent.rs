@@ -109,9 +109,8 @@ async fn the_kiosk_and_the_dashboard_show_the_agents_update_live_and_notify_it()
     assert!(status.success(), "agent --once failed: {status}");
 
     let seen = s.exec("return window.__seen").await;
-    let percents = percents(&seen);
     assert!(
-        percents.iter().any(|p| *p > 0.0 && *p < 100.0),
+        percents(&seen).iter().any(|p| *p > 0.0 && *p < 100.0),
         "no progress between 0 and 100 % of the agent's run was shown: {seen}"
     );
     // The run over, the tile shows the new version.
