@@ -197,6 +197,19 @@ describe('tools dashboard', () => {
     expect(within(alert).queryByTestId('tool-error-details')).toBeNull();
   });
 
+  it("runs Update all when the tray's Update all is chosen", async () => {
+    const calls = mockCommands({
+      app_info: () => appInfo(),
+      list_tools: () => [tool()],
+      start_update: () => updateReport(),
+    });
+    render(App);
+    await screen.findByTestId('tool-card-llama-cpp');
+    expect(calls.start_update).toBeUndefined();
+    await emit('update-all-requested', null);
+    await waitFor(() => expect(calls.start_update?.map((a) => a.toolId)).toEqual(['llama-cpp']));
+  });
+
   it('turns the integrity badge to modified when the watcher reports a change', async () => {
     mockCommands({ app_info: () => appInfo(), list_tools: () => [tool({ integrity: 'ok' })] });
     render(App);
