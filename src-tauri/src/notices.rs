@@ -187,7 +187,7 @@ mod tests {
     #[test]
     fn the_agents_applied_and_failed_updates_are_announced_with_its_pid() {
         let applied = snap("update", LiveState::Done, "1.1.0", LATER);
-        let n = from_live(&[applied.clone()], since());
+        let n = from_live(std::slice::from_ref(&applied), since());
         assert_eq!(n.len(), 1);
         assert_eq!(n[0].outcome, Outcome::Applied);
         assert_eq!(n[0].title, "Updated: t");
@@ -221,9 +221,16 @@ mod tests {
     fn each_tool_version_and_outcome_is_shown_once() {
         let mut book = Notices::default();
         let applied = snap("update", LiveState::Done, "1.1.0", LATER);
-        assert_eq!(book.admit(from_live(&[applied.clone()], since())).len(), 1);
+        assert_eq!(
+            book.admit(from_live(std::slice::from_ref(&applied), since()))
+                .len(),
+            1
+        );
         // The same snapshot on the next poll, and again: nothing new.
-        assert_eq!(book.admit(from_live(&[applied.clone()], since())), []);
+        assert_eq!(
+            book.admit(from_live(std::slice::from_ref(&applied), since())),
+            []
+        );
         // Another outcome or another version is news.
         assert_eq!(
             book.admit(from_live(&[failed(ErrorKind::Network, LATER)], since()))
