@@ -4,7 +4,8 @@
 //! dashboard show its progress from the snapshots the engine publishes, then
 //! the new version. The dashboard app's OS notifications ("update available",
 //! then "updated", once) reach a real notification server (dunst) on a
-//! private session bus.
+//! private session bus, and its tray icon's label, read over that bus from
+//! the indicator it exports, goes "1" (pending), "N %", then empty.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,7 +41,7 @@ async fn the_kiosk_and_the_dashboard_show_the_agents_update_live_and_notify_it()
     let _dunst = procs::notification_server(&display, &bus, &notified);
 
     let gui = Gui::open(&fixture, &["--kiosk"], &[]).await;
-    let dash = Gui::open(&fixture, &[], &[("DBUS_SESSION_BUS_ADDRESS", bus)]).await;
+    let dash = Gui::open(&fixture, &[], &[("DBUS_SESSION_BUS_ADDRESS", bus.clone())]).await;
     let (s, d) = (gui.s(), dash.s());
     s.wait_for(&format!("[data-testid=\"kiosk-tool-{TOOL}\"]"))
         .await;
@@ -48,6 +49,8 @@ async fn the_kiosk_and_the_dashboard_show_the_agents_update_live_and_notify_it()
         .await;
     // The dashboard's listing found 1.1.0 pending.
     wait_notified(&notified, &format!("Update available: {TOOL}")).await;
+    // The tray icon (its indicator label, over D-Bus) counts one pending update.
+    wait_tray(&bus, "1").await;
     // Record every percentage the card's bar shows for another process's run.
     d.exec(&format!(
         "window.__seen = []; new MutationObserver(() => {{ \
@@ -96,10 +99,12 @@ async fn the_kiosk_and_the_dashboard_show_the_agents_update_live_and_notify_it()
     s.screenshot("kiosk-agent-run").await;
     d.screenshot("dashboard-agent-run").await;
     let started = Instant::now();
+    let mut labels = Vec::new();
     let status = loop {
         if let Some(status) = agent.try_wait().expect("wait for the agent") {
             break status;
         }
+        labels.extend(procs::tray_label(&bus));
         assert!(
             started.elapsed() < Duration::from_secs(120),
             "the agent hangs"
@@ -143,6 +148,12 @@ async fn the_kiosk_and_the_dashboard_show_the_agents_update_live_and_notify_it()
     d.wait_text(&card("installed-version"), "1.1.0", |t| t == "1.1.0")
         .await;
     d.screenshot("dashboard-agent-done").await;
+    // The tray said "updating N %" while the agent ran, and nothing once done.
+    assert!(
+        labels.iter().any(|l| l.ends_with(" %")),
+        "the tray never showed the agent's progress: {labels:?}"
+    );
+    wait_tray(&bus, "").await;
     // Announced once, though the outcome stays in its snapshot for every poll.
     let updated = format!("Updated: {TOOL}");
     wait_notified(&notified, &updated).await;
@@ -186,4 +197,17 @@ async fn wait_notified(log: &std::path::Path, summary: &str) {
     }
     let text = std::fs::read_to_string(log).unwrap_or_default();
     panic!("no notification {summary:?} reached the server: {text}");
+}
+
+/// Waits (bounded) until the app's tray label is `want`.
+async fn wait_tray(bus: &str, want: &str) {
+    let mut label = None;
+    for _ in 0..100 {
+        label = procs::tray_label(bus);
+        if label.as_deref() == Some(want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the tray label is {label:?}, not {want:?}");
 }

@@ -222,3 +222,43 @@ pub fn notification_server(display: &str, bus: &str, log: &Path) -> Proc {
     }
     panic!("dunst never took org.freedesktop.Notifications");
 }
+
+/// The object the app's tray icon exports (libayatana-appindicator's
+/// StatusNotifierItem for the tray id `tooldelta`).
+const TRAY_ITEM: &str = "/org/ayatana/NotificationItem/tray_icon_tray_app_tooldelta";
+
+/// The label next to the app's tray icon (`XAyatanaLabel`), read over `bus`
+/// from whichever connection exports the tray; `None` when none does.
+pub fn tray_label(bus: &str) -> Option<String> {
+    let send = |args: &[&str]| {
+        Command::new("dbus-send")
+            .arg(format!("--bus={bus}"))
+            .args(["--print-reply", "--reply-timeout=2000"])
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let names = send(&[
+        "--dest=org.freedesktop.DBus",
+        "/org/freedesktop/DBus",
+        "org.freedesktop.DBus.ListNames",
+    ])?;
+    names
+        .split('"')
+        .filter(|n| n.starts_with(":1."))
+        .find_map(|name| {
+            let reply = send(&[
+                &format!("--dest={name}"),
+                TRAY_ITEM,
+                "org.freedesktop.DBus.Properties.Get",
+                "string:org.kde.StatusNotifierItem",
+                "string:XAyatanaLabel",
+            ])?;
+            // `variant       string "42 %"`
+            let start = reply.find("string \"")? + "string \"".len();
+            let end = reply[start..].find('"')? + start;
+            Some(reply[start..end].to_owned())
+        })
+}
