@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::fixture::{Fixture, TOOL, bin, files};
+use crate::tray::{tray_label, wait_tray};
 use crate::{Gui, card, procs, throttle, webdriver};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -104,7 +105,7 @@ async fn the_kiosk_and_the_dashboard_show_the_agents_update_live_and_notify_it()
         if let Some(status) = agent.try_wait().expect("wait for the agent") {
             break status;
         }
-        labels.extend(procs::tray_label(&bus));
+        labels.extend(tray_label(&bus));
         assert!(
             started.elapsed() < Duration::from_secs(120),
             "the agent hangs"
@@ -197,17 +198,4 @@ async fn wait_notified(log: &std::path::Path, summary: &str) {
     }
     let text = std::fs::read_to_string(log).unwrap_or_default();
     panic!("no notification {summary:?} reached the server: {text}");
-}
-
-/// Waits (bounded) until the app's tray label is `want`.
-async fn wait_tray(bus: &str, want: &str) {
-    let mut label = None;
-    for _ in 0..100 {
-        label = procs::tray_label(bus);
-        if label.as_deref() == Some(want) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("the tray label is {label:?}, not {want:?}");
 }

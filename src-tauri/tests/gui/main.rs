@@ -11,6 +11,7 @@ mod minisign;
 mod procs;
 mod scale;
 mod throttle;
+mod tray;
 mod webdriver;
 
 use std::process::Command;
