@@ -197,6 +197,30 @@ describe('tools dashboard', () => {
     expect(within(alert).queryByTestId('tool-error-details')).toBeNull();
   });
 
+  it('shows a rollback as a run with progress and Cancel, like an update', async () => {
+    let release: (r: unknown) => void = () => {};
+    let channel: unknown;
+    const calls = mockCommands({
+      app_info: () => appInfo(),
+      list_tools: () => [tool({ installed_version: '1.1.0', releases: ['1.1.0', '1.0.0'], up_to_date: true, delta: null })],
+      rollback_tool: (args) => {
+        channel = args.onEvent;
+        return new Promise((resolve) => (release = resolve));
+      },
+      cancel_run: () => true,
+    });
+    render(App);
+    const card = await screen.findByTestId('tool-card-llama-cpp');
+    await fireEvent.click(within(card).getByTestId('rollback-button'));
+    expect(calls.rollback_tool?.[0]?.toolId).toBe('llama-cpp');
+    sendOnChannel(channel, [{ event: 'phase', tool_id: 'llama-cpp', phase: 'verify' }]);
+    await waitFor(() => expect(within(card).getByTestId('run-phase').textContent).toBe('Verifying files'));
+    await fireEvent.click(within(card).getByTestId('cancel-button'));
+    expect(calls.cancel_run?.[0]?.toolId).toBe('llama-cpp');
+    release({ tool_id: 'llama-cpp', from_version: '1.1.0', to_version: '1.0.0' });
+    await waitFor(() => expect(within(card).queryByTestId('run-progress')).toBeNull());
+  });
+
   it("runs Update all when the tray's Update all is chosen", async () => {
     const calls = mockCommands({
       app_info: () => appInfo(),
