@@ -14,6 +14,7 @@ use tauri::{AppHandle, State};
 use tooldelta_core::ErrorKind;
 use tooldelta_core::agent::Policy;
 use tooldelta_core::config::Settings;
+use tooldelta_core::engine::Engine;
 use tooldelta_core::events::{ErrorInfo, Event};
 use tooldelta_core::layout::Layout;
 use tooldelta_core::report::UpdateReport;
@@ -23,7 +24,6 @@ use crate::commands::{CmdResult, record_update, run_tool};
 use crate::dto::{ExportedFile, Operation};
 use crate::settings::Effective;
 use crate::state::AppState;
-use tooldelta_core::engine::Engine;
 
 /// Bytes of each log file the diagnostics keep (the newest part).
 const LOG_TAIL: usize = 256 * 1024;
