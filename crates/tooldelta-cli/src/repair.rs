@@ -36,13 +36,14 @@ pub fn run(args: &Args, ctx: &Context) -> Result<ExitCode> {
     renderer.finish();
     let report = report?;
     renderer.line(&format!(
-        "{} {}: {} file(s) replaced, {} extra removed, {} downloaded ({}); verify {}",
+        "{} {}: {} file(s) replaced, {} extra removed, {} downloaded ({}, {} from local chunks); verify {}",
         report.tool_id,
         report.version,
         report.files_repaired.len(),
         report.files_removed.len(),
         report.files_downloaded,
         ByteSize::b(report.bytes_downloaded),
+        ByteSize::b(report.bytes_from_local_chunks),
         if report.verify.ok { "ok" } else { "FAILED" }
     ));
     if !report.verify.ok {

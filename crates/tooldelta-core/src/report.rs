@@ -209,6 +209,10 @@ pub struct RepairReport {
     pub bytes_downloaded: u64,
     /// Bytes of partial downloads reused.
     pub bytes_resumed: u64,
+    /// Bytes of repaired files rebuilt from chunks already on disk (the
+    /// damaged file's own intact chunks, other objects) instead of downloaded.
+    #[serde(default)]
+    pub bytes_from_local_chunks: u64,
     /// Files of other releases (kept ones, other tools) that shared a
     /// damaged inode and were put back too.
     pub also_repaired: Vec<SharedRepair>,

@@ -489,6 +489,11 @@ bytes_downloaded: number,
  */
 bytes_resumed: number, 
 /**
+ * Bytes of repaired files rebuilt from chunks already on disk (the
+ * damaged file's own intact chunks, other objects) instead of downloaded.
+ */
+bytes_from_local_chunks: number, 
+/**
  * Files of other releases (kept ones, other tools) that shared a
  * damaged inode and were put back too.
  */

@@ -2,12 +2,12 @@
 //! index is stored too, as listed by the kept manifests of every tool.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use super::plan::LocalChunk;
-use crate::chunks::{ChunkIndex, MAX_INDEX_BYTES};
+use crate::chunks::{ChunkIndex, MAX_INDEX_BYTES, chunk_sha256};
 use crate::layout::Layout;
 use crate::manifest::ChunksRef;
 use crate::store::Store;
@@ -76,6 +76,38 @@ pub fn gather(layout: &Layout, store: &Store) -> LocalChunks {
         }
     }
     out
+}
+
+/// Adds the chunks of `path`, a damaged copy of the file `index` describes
+/// (a flipped byte, an append), that still read right at their own offsets:
+/// each is read and checked against its index entry before it counts, so a
+/// repair fetches only the damaged ones. Chunks held elsewhere keep their
+/// source. Returns the bytes found intact.
+pub fn add_in_place(out: &mut LocalChunks, index: &ChunkIndex, path: &Path) -> u64 {
+    use std::os::unix::fs::FileExt;
+    let Ok(file) = std::fs::File::open(path) else {
+        return 0;
+    };
+    let source = out.sources.len();
+    let mut buf = Vec::new();
+    let mut intact = 0;
+    for (offset, chunk) in index.with_offsets() {
+        buf.resize(chunk.len as usize, 0);
+        // A truncated copy ends here; what follows is fetched.
+        if file.read_exact_at(&mut buf, offset).is_err() {
+            break;
+        }
+        if chunk_sha256(&buf) == chunk.sha256 {
+            intact += u64::from(chunk.len);
+            out.map
+                .entry(chunk.sha256)
+                .or_insert(LocalChunk { source, offset });
+        }
+    }
+    if intact > 0 {
+        out.sources.push(path.to_owned());
+    }
+    intact
 }
 
 /// `tools/*/manifests/*.json`, sorted (so the first holder of a chunk is stable).

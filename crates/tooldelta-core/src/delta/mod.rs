@@ -62,6 +62,9 @@ pub struct DeltaJob<'a> {
     pub reporter: &'a dyn Reporter,
     /// Cancellation.
     pub cancel: &'a CancellationToken,
+    /// A damaged copy of this very file (repair): its chunks that still
+    /// verify at their own offsets are local sources too.
+    pub in_place: Option<&'a std::path::Path>,
 }
 
 impl DeltaJob<'_> {
@@ -73,9 +76,16 @@ impl DeltaJob<'_> {
             return Ok(attempt);
         };
         let (layout, store) = (self.layout.clone(), self.store.clone());
-        let local = tokio::task::spawn_blocking(move || local::gather(&layout, &store))
-            .await
-            .map_err(|e| self.io(std::io::Error::other(e.to_string())))?;
+        let in_place = self.in_place.map(|p| (p.to_owned(), index.clone()));
+        let local = tokio::task::spawn_blocking(move || {
+            let mut local = local::gather(&layout, &store);
+            if let Some((path, index)) = in_place {
+                local::add_in_place(&mut local, &index, &path);
+            }
+            local
+        })
+        .await
+        .map_err(|e| self.io(std::io::Error::other(e.to_string())))?;
         let plan = plan::plan(&index, &local.map);
         if plan.whole_file_is_better() {
             return Ok(attempt);

@@ -85,10 +85,13 @@ pub(crate) async fn check_release(
 /// no longer hash right are dropped (an in-place edit of a hard link edits
 /// the store too), and the missing ones are fetched from the mirrors. Without
 /// a mirror, or when none can serve, the release cannot be healed: the error
-/// names its files. Returns how many objects were fetched, and their bytes.
+/// names its files. A large file damaged in place (`release` still holds it)
+/// costs only its damaged chunks. Returns how many objects were fetched, and
+/// their bytes.
 pub(crate) async fn ensure_objects(
     session: &Session<'_>,
     version: &str,
+    release: &Path,
     damage: &Damage,
 ) -> Result<(u64, Fetched), UpdateError> {
     drop_corrupt_objects(&session.store, &damage.bad).await;
@@ -115,7 +118,7 @@ pub(crate) async fn ensure_objects(
         return Err(no_good_copy(None));
     }
     session
-        .fetch_all(&plan, version, None, crate::fs::Durability::Each)
+        .fetch_repair(&plan, version, release)
         .await
         .map(|fetched| (plan.fetch.len() as u64, fetched))
         .map_err(|e| match e {

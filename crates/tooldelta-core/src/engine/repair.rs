@@ -97,7 +97,7 @@ pub(super) async fn run(
     session.phase(Phase::Repair);
     let gc_guard = session.gc_guard().await?;
     let (files_downloaded, totals) =
-        heal::ensure_objects(&session, &installed.version, &damage).await?;
+        heal::ensure_objects(&session, &installed.version, &release, &damage).await?;
     heal::replace_files(&release, &session.store, &damage)
         .await
         .map_err(session.io("repair", &release))?;
@@ -120,6 +120,7 @@ pub(super) async fn run(
         files_downloaded,
         bytes_downloaded: totals.downloaded,
         bytes_resumed: totals.resumed,
+        bytes_from_local_chunks: totals.from_local_chunks,
         also_repaired,
         verify,
         duration_ms: session.elapsed_ms(),

@@ -96,7 +96,7 @@ async fn heal_target(s: &Session<'_>, version: &str) -> Result<Healed, UpdateErr
     }
     s.phase(Phase::Repair);
     let gc_guard = s.gc_guard().await?;
-    let (files_downloaded, fetched) = heal::ensure_objects(s, version, &damage).await?;
+    let (files_downloaded, fetched) = heal::ensure_objects(s, version, &dir, &damage).await?;
     heal::replace_files(&dir, &s.store, &damage)
         .await
         .map_err(s.io("repair", &dir))?;

@@ -4,7 +4,7 @@
 //! records activations in the tool's history. Update, repair and rollback
 //! each open one; none of them borrows another's.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -127,6 +127,31 @@ impl<'a> Session<'a> {
         manifest: Option<&FetchedManifest>,
         durability: Durability,
     ) -> Result<Fetched, UpdateError> {
+        self.fetch_phase(plan, version, manifest, durability, None)
+            .await
+    }
+
+    /// [`Session::fetch_all`] for a repair of `release`: the damaged files
+    /// still in it (at the plan's paths) lend their intact chunks, so only
+    /// the damaged chunks are fetched.
+    pub async fn fetch_repair(
+        &self,
+        plan: &Plan,
+        version: &str,
+        release: &Path,
+    ) -> Result<Fetched, UpdateError> {
+        self.fetch_phase(plan, version, None, Durability::Each, Some(release))
+            .await
+    }
+
+    async fn fetch_phase(
+        &self,
+        plan: &Plan,
+        version: &str,
+        manifest: Option<&FetchedManifest>,
+        durability: Durability,
+        in_place: Option<&Path>,
+    ) -> Result<Fetched, UpdateError> {
         // Objects an earlier phase (packs) already brought in are skipped.
         let objects: Vec<&PlannedFile> = plan
             .objects_to_fetch()
@@ -139,6 +164,7 @@ impl<'a> Session<'a> {
             version,
             manifest_url: manifest.map(|m| &m.url),
             durability,
+            in_place,
             paths: &paths,
             progress: Progress::new(self.tool_id, objects.iter().map(|f| f.size).sum())
                 .capped(self.env.fetcher.rate()),
@@ -186,8 +212,9 @@ impl<'a> Session<'a> {
                 Durability::Each => Durability::Each,
             },
         };
+        let in_place = ctx.in_place.map(|release| release.join(&file.path));
         let done = self
-            .fetch_object(&job, &ctx.progress, &ctx.cancel)
+            .fetch_object(&job, &ctx.progress, &ctx.cancel, in_place.as_deref())
             .await
             .map_err(|source| self.fetch_error(&job, source))?;
         for path in ctx.paths.of(&file.sha256) {
@@ -206,6 +233,7 @@ impl<'a> Session<'a> {
         job: &ObjectJob<'_>,
         progress: &Progress,
         cancel: &CancellationToken,
+        in_place: Option<&Path>,
     ) -> Result<Fetched, FetchError> {
         let delta = crate::delta::DeltaJob {
             fetcher: &self.env.fetcher,
@@ -215,6 +243,7 @@ impl<'a> Session<'a> {
             progress,
             reporter: self.reporter,
             cancel,
+            in_place,
         };
         let attempt = delta.run().await?;
         if attempt.stored {
@@ -318,6 +347,8 @@ struct JobContext<'a> {
     version: &'a str,
     manifest_url: Option<&'a reqwest::Url>,
     durability: Durability,
+    /// The release being repaired, whose damaged files lend intact chunks.
+    in_place: Option<&'a Path>,
     paths: &'a PathsByContent<'a>,
     progress: Progress,
     cancel: CancellationToken,

@@ -100,6 +100,18 @@ impl Client {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
+    /// `tooldelta repair --json` with the mirrors.
+    pub fn repair(&self, mirrors: &[String]) -> serde_json::Value {
+        let mut cmd = Command::new(workspace_bin("tooldelta"));
+        cmd.args(["repair", TOOL, "--json", "--root"])
+            .arg(&self.root);
+        cmd.arg("--trust").arg(&self.trust);
+        for m in mirrors {
+            cmd.args(["--mirror", m]);
+        }
+        serde_json::from_slice(&check(&mut cmd, "tooldelta repair").stdout).unwrap()
+    }
+
     /// `tooldelta status --json` with the mirrors: the one tool's entry.
     pub fn status(&self, mirrors: &[String]) -> serde_json::Value {
         let mut cmd = Command::new(workspace_bin("tooldelta"));
