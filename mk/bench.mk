@@ -7,11 +7,11 @@
 #   BENCH_QUICK=1 make bench        a few minutes, small files
 #   BENCH_RUNS, BENCH_HASH_MB, BENCH_MODEL_MB, BENCH_SCALE_MB=10,100,1024,4096, …
 
-BENCH_TARGETS += bench-build bench-hashing bench-serving bench-connections bench-update bench-network bench-smallfiles bench-criterion bench-scaling bench-app bench-report
+BENCH_TARGETS += bench-build bench-hashing bench-serving bench-connections bench-update bench-network bench-smallfiles bench-chunks bench-criterion bench-scaling bench-app bench-report
 
 BENCH_PY := cd bench && python3
 
-.PHONY: bench-build bench-hashing bench-serving bench-connections bench-update bench-network bench-smallfiles bench-criterion bench-scaling \
+.PHONY: bench-build bench-hashing bench-serving bench-connections bench-update bench-network bench-smallfiles bench-chunks bench-criterion bench-scaling \
         bench-app bench-plot-deps bench-report bench-docs
 
 bench-build: ## release binaries the benchmarks run (not the desktop app)
@@ -34,6 +34,9 @@ bench-network: bench-build ## per-connection-capped server: segments vs one stre
 
 bench-smallfiles: bench-build ## 1k/20k/100k small files: install, one-file update, verify, import vs cp -a/sha256sum; RSS, fsyncs, requests
 	$(BENCH_PY) smallfiles.py
+
+bench-chunks: bench-build ## 1 GiB and 4 GiB GGUF: chat-template edit and one tensor, chunk deltas vs cp+sync, whole file, desync, electron-builder
+	$(BENCH_PY) chunks.py
 
 # Old results go first, so the report lists only this run's benchmarks.
 bench-criterion: ## Criterion: hashing, canonical JSON, diff of a 100 000-file manifest

@@ -4,68 +4,65 @@
 //! Content-defined chunking restarts at every forced cut, so a chunk never
 //! spans two tensors: a changed tensor costs exactly its own chunks, and
 //! tensor data that moved by a few hundred bytes (a longer chat template)
-//! keeps every chunk hash. The scan works through one fixed buffer, so memory
-//! does not grow with the file.
+//! keeps every chunk hash. The scan works through one bounded buffer, so
+//! memory does not grow with the file.
 
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use bytes::{Bytes, BytesMut};
 use fastcdc::v2020::{Normalization, cut, select_masks};
 
 use super::gguf;
-use super::index::{Chunk, ChunkIndex, chunk_sha256};
+use super::index::{Chunk, chunk_sha256};
 use super::{AVG_CHUNK_LEN, MAX_CHUNK_LEN, MIN_CHUNK_LEN};
-use crate::hash::{ContentDigest, hash_file};
 
 /// Read buffer of the scan: several maximal chunks, so refills are rare.
 const SCAN_BUF: usize = 8 * MAX_CHUNK_LEN as usize;
 
-/// Hashes a file and builds its chunk index, on two cores: this thread
-/// hashes the whole file while a second one finds the cuts and hashes each
-/// chunk (both read the same pages, the second from the page cache).
-pub fn index_file(path: &Path) -> io::Result<(ContentDigest, ChunkIndex)> {
-    let (digest, chunks) = std::thread::scope(|s| {
-        let chunker = s.spawn(|| chunk_file(path));
-        let digest = hash_file(path);
-        (digest, chunker.join().expect("the chunker does not panic"))
-    });
-    let (digest, (chunks, chunked_size)) = (digest?, chunks?);
-    if chunked_size != digest.size {
-        return Err(io::Error::other(format!(
-            "{} changed while it was being published",
-            path.display()
-        )));
-    }
-    let file_sha256 = hex::decode(&digest.sha256)
-        .expect("hex from the hasher")
-        .try_into()
-        .expect("32 bytes");
-    let index = ChunkIndex {
-        file_sha256,
-        file_size: digest.size,
-        chunks,
-    };
-    Ok((digest, index))
-}
-
 /// The chunks of a file (GGUF files get forced cuts), and the bytes read.
 pub fn chunk_file(path: &Path) -> io::Result<(Vec<Chunk>, u64)> {
+    let (mut file, size, cuts) = open_with_cuts(path)?;
+    let chunks = chunk_reader(&mut file, size, &cuts)?;
+    Ok((chunks, size))
+}
+
+/// Opens a file for chunking: the file at offset 0, its size, and its
+/// forced cuts (GGUF tensor boundaries; none for other files).
+pub(super) fn open_with_cuts(path: &Path) -> io::Result<(fs_err::File, u64, Vec<u64>)> {
     let mut file = fs_err::File::open(path)?;
     let size = file.metadata()?.len();
     let cuts = gguf::read_layout(&mut file, size)?
         .map(|layout| layout.cut_points(size))
         .unwrap_or_default();
     file.seek(SeekFrom::Start(0))?;
-    let chunks = chunk_reader(&mut file, size, &cuts)?;
-    Ok((chunks, size))
+    Ok((file, size, cuts))
 }
 
 /// Chunks the first `size` bytes of `reader`, cutting at each offset of
 /// `cuts` (sorted) and by content in between.
 pub fn chunk_reader(reader: impl Read, size: u64, cuts: &[u64]) -> io::Result<Vec<Chunk>> {
+    let mut chunks = Vec::new();
+    cut_stream(reader, size, cuts, |bytes| {
+        chunks.push(Chunk {
+            len: bytes.len() as u32,
+            sha256: chunk_sha256(&bytes),
+        });
+    })?;
+    Ok(chunks)
+}
+
+/// Cuts the first `size` bytes of `reader` as [`chunk_reader`] does and hands
+/// each chunk's bytes, in order, to `each` (without copying them: they stay
+/// valid after the scan moves on, so another thread can hash them).
+pub(super) fn cut_stream(
+    reader: impl Read,
+    size: u64,
+    cuts: &[u64],
+    mut each: impl FnMut(Bytes),
+) -> io::Result<()> {
     let (mask_s, mask_l) = select_masks(AVG_CHUNK_LEN as usize, Normalization::Level1);
     let mut scan = Scan::new(reader.take(size));
-    let mut chunks = Vec::new();
     let mut at = 0u64;
     let mut bounds = cuts.iter().copied().chain(std::iter::once(size));
     let mut segment_end = bounds.next().unwrap_or(size);
@@ -91,58 +88,52 @@ pub fn chunk_reader(reader: impl Read, size: u64, cuts: &[u64]) -> io::Result<Ve
             mask_s << 1,
             mask_l << 1,
         );
-        chunks.push(Chunk {
-            len: len as u32,
-            sha256: chunk_sha256(&window[..len]),
-        });
-        scan.consume(len);
+        each(scan.take(len));
         at += len as u64;
     }
-    Ok(chunks)
+    Ok(())
 }
 
-/// A fixed buffer over a reader that hands out windows of what is next.
+/// A buffer over a reader that hands out windows of what is next, and the
+/// chunks cut from them as shared, immutable bytes. Memory stays bounded:
+/// a refill reuses the buffer once every chunk handed out of it is dropped.
 struct Scan<R> {
     reader: R,
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
+    buf: BytesMut,
 }
 
 impl<R: Read> Scan<R> {
     fn new(reader: R) -> Self {
         Self {
             reader,
-            buf: vec![0; SCAN_BUF],
-            start: 0,
-            end: 0,
+            buf: BytesMut::with_capacity(SCAN_BUF),
         }
     }
 
     /// Up to `want` next bytes (fewer only at the end of the input).
     fn window(&mut self, want: usize) -> io::Result<&[u8]> {
-        if self.end - self.start < want {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-            while self.end < want {
-                let n = match self.reader.read(&mut self.buf[self.end..]) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+        if self.buf.len() < want {
+            self.buf.reserve(SCAN_BUF - self.buf.len());
+            while self.buf.len() < want {
+                let filled = self.buf.len();
+                self.buf.resize(SCAN_BUF, 0);
+                let read = self.reader.read(&mut self.buf[filled..]);
+                self.buf.truncate(filled + read.as_ref().map_or(0, |n| *n));
+                match read {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),
-                };
-                if n == 0 {
-                    break;
                 }
-                self.end += n;
             }
         }
-        let len = want.min(self.end - self.start);
-        Ok(&self.buf[self.start..self.start + len])
+        let len = want.min(self.buf.len());
+        Ok(&self.buf[..len])
     }
 
-    fn consume(&mut self, n: usize) {
-        self.start += n;
+    /// The next `n` bytes (of the last window), as a chunk.
+    fn take(&mut self, n: usize) -> Bytes {
+        self.buf.split_to(n).freeze()
     }
 }
 

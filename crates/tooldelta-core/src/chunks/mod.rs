@@ -11,12 +11,14 @@ mod cdc;
 mod check;
 pub mod gguf;
 mod index;
+mod pipeline;
 
-pub use cdc::{chunk_file, chunk_reader, index_file};
+pub use cdc::{chunk_file, chunk_reader};
 pub use check::first_mismatch;
 pub use index::{
     Chunk, ChunkIndex, ENTRY_LEN, HEADER_LEN, IndexError, MAGIC, MAX_INDEX_BYTES, chunk_sha256,
 };
+pub use pipeline::index_file;
 
 /// Smallest content-defined chunk (the last chunk before a forced cut or the
 /// end of the file may be shorter).
