@@ -112,7 +112,8 @@ def changed_span(old, new, kind: str) -> int:
         first += block
     while head_a[first] == head_b[first]:
         first += 1
-    end = len(head_b)
+    # (The edit may shorten the header: `shift` is then negative.)
+    end = min(len(head_b), len(head_a) + shift)
     # Back from the end, a block at a time, while new == old shifted.
     while end - block > first and head_b[end - block:end] == head_a[end - block - shift:end - shift]:
         end -= block

@@ -57,7 +57,7 @@ fn a_flipped_byte_and_an_append_in_a_64_mib_gguf_cost_one_chunk_each_to_repair()
     let mirror = world.serve();
     let url = mirror.url().to_owned();
     let client = world.client("root");
-    client.update(&[url.clone()], None);
+    client.update(std::slice::from_ref(&url), None);
     let model = client.current().join("model.gguf");
 
     flip_byte(&model, size / 2 + 12_345);

@@ -57,8 +57,8 @@ pub fn index_file(path: &Path) -> io::Result<(ContentDigest, ChunkIndex)> {
             chunks.push(Chunk { len, sha256 });
         });
         drop(tx);
-        let hashed = hasher.join().expect("the hasher does not panic");
-        (cut.map(|()| chunks), hashed)
+        let digests = hasher.join().expect("the hasher does not panic");
+        (cut.map(|()| chunks), digests)
     });
     let mut chunks = cut?;
     for (i, sha256) in shared {
