@@ -70,40 +70,57 @@ def update_cmd(url: str, root, tool: str, version: str) -> list[str]:
             "--version", version]
 
 
-def build_store(work, mib: int, kind: str) -> dict:
-    """Publishes v1 and v2 (chunked and `--no-chunks`) into a store, then
-    drops the source trees. Returns the model sizes."""
-    v1, v2, store = work / "v1", work / "v2", work / "store"
+def import_version(work, tree, version: str) -> None:
+    """Publishes `tree` as both tools (chunked and `--no-chunks`) and imports it."""
+    for tool, extra in ((TOOL, []), (WHOLE, ["--no-chunks"])):
+        manifest = work / f"{tool}-{version}.json"
+        run([bin("tooldelta"), "publish", "--tool-dir", str(tree), "--tool-id", tool, "--version", version,
+             "--key", str(KEY), "--out", str(manifest), *extra])
+        run([bin("tooldelta-mirror"), "import", "--store", str(store_of(work)), "--manifest", str(manifest),
+             "--tool-dir", str(tree)])
+
+
+def store_of(work):
+    return work / "store"
+
+
+def template_of(work):
+    return work / "root-v1"
+
+
+def prepare(work, mib: int, kind: str) -> dict:
+    """A root with v1 of both tools installed and a store holding v2 only.
+    At most three copies of the model exist at once: v1 is dropped from the
+    store (and its source tree) once installed, v2's tree once imported."""
+    v1, v2, store, template = work / "v1", work / "v2", store_of(work), template_of(work)
     make_gguf(v1 / "model.gguf", mib)
+    (v1 / "run.sh").write_text("echo run\n")
+    import_version(work, v1, "1.0.0")
+    rm(v1)
+    with mirror_server(store) as mirror:
+        for tool in (TOOL, WHOLE):
+            run(update_cmd(mirror.url, template, tool, "1.0.0"))
+    for tool in (TOOL, WHOLE):
+        run([bin("tooldelta-mirror"), "remove", "--store", str(store), "--tool", tool, "--version", "1.0.0"])
+    run([bin("tooldelta-mirror"), "gc", "--store", str(store), "--grace-secs", "0"])
+    old = template / "tools" / TOOL / "current" / "model.gguf"
     if kind == "edit":
-        (v2).mkdir(parents=True, exist_ok=True)
-        run(["gguf-new-metadata", "--force", "--chat-template", TEMPLATE, str(v1 / "model.gguf"),
-             str(v2 / "model.gguf")])
+        v2.mkdir(parents=True, exist_ok=True)
+        run(["gguf-new-metadata", "--force", "--chat-template", TEMPLATE, str(old), str(v2 / "model.gguf")])
     else:
         make_gguf(v2 / "model.gguf", mib, "--change-tensor", "5")
-    for tree in (v1, v2):
-        (tree / "run.sh").write_text("echo run\n")
-    sizes = {"old": (v1 / "model.gguf").stat().st_size, "new": (v2 / "model.gguf").stat().st_size}
-    for tool, extra in ((TOOL, []), (WHOLE, ["--no-chunks"])):
-        for tree, version in ((v1, "1.0.0"), (v2, "2.0.0")):
-            manifest = work / f"{tool}-{version}.json"
-            run([bin("tooldelta"), "publish", "--tool-dir", str(tree), "--tool-id", tool, "--version", version,
-                 "--key", str(KEY), "--out", str(manifest), *extra])
-            run([bin("tooldelta-mirror"), "import", "--store", str(store), "--manifest", str(manifest),
-                 "--tool-dir", str(tree)])
-    # The differing byte ranges, for the other tools' estimates.
-    sizes["changed"] = changed_span(v1 / "model.gguf", v2 / "model.gguf", kind)
-    rm(v1)
+    (v2 / "run.sh").write_text("echo run\n")
+    sizes = {"old": old.stat().st_size, "new": (v2 / "model.gguf").stat().st_size}
+    sizes["changed"] = mib * MIB // TENSORS if kind == "tensor" else changed_span(old, v2 / "model.gguf")
+    import_version(work, v2, "2.0.0")
     rm(v2)
     return sizes
 
 
-def changed_span(old, new, kind: str) -> int:
+def changed_span(old, new) -> int:
     """Bytes of the one region of the new file that differs from the old
-    (after it, the old bytes follow shifted): for the edit, from the first
-    differing byte of the header to the last one; for the tensor, that tensor."""
-    if kind == "tensor":
-        return new.stat().st_size // TENSORS
+    (after it, the old bytes follow shifted): from the first differing byte
+    of the header to the last one."""
     shift = new.stat().st_size - old.stat().st_size
     with open(old, "rb") as a, open(new, "rb") as b:
         head_a, head_b = a.read(64 * MIB), b.read(64 * MIB)
@@ -123,12 +140,10 @@ def changed_span(old, new, kind: str) -> int:
 
 
 def measure(table: Table, work, mib: int, kind: str, sizes: dict) -> None:
-    store, template, root, copy = work / "store", work / "root-v1", work / "root", work / "copy.gguf"
+    store, template, root, copy = store_of(work), template_of(work), work / "root", work / "copy.gguf"
+    old = template / "tools" / TOOL / "current" / "model.gguf"
     with mirror_server(store) as mirror:
         url = mirror.url
-        for tool in (TOOL, WHOLE):
-            run(update_cmd(url, template, tool, "1.0.0"))
-        old = template / "tools" / TOOL / "current" / "model.gguf"
 
         def fresh() -> None:
             rm(root)
@@ -180,7 +195,12 @@ def main() -> None:
             work = WORK / "chunks" / f"{mib}-{kind}"
             rm(work)
             work.mkdir(parents=True)
-            sizes = build_store(work, mib, kind)
+            # Three copies of the model at once, and a margin for others.
+            free = shutil.disk_usage(work).free
+            if free < 3 * mib * MIB + 4 * 1024 * MIB:
+                print(f"bench-chunks: skipping {mib} MiB {kind}: {free >> 20} MiB free", flush=True)
+                continue
+            sizes = prepare(work, mib, kind)
             measure(table, work, mib, kind, sizes)
             # A 4 GiB row leaves nothing behind for the next.
             rm(work)

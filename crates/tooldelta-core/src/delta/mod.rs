@@ -34,8 +34,9 @@ use crate::store::Store;
 use crate::stream::Sink;
 use crate::throttle::Progress;
 
-/// Local bytes read per blocking task (and handed to the writer at once).
-const COPY_PIECE: u64 = 4 << 20;
+/// Local bytes read per blocking task (and handed to the writer at once):
+/// with the sink's queue of 8, what keeps a delta's memory near 16 MiB.
+const COPY_PIECE: u64 = 1 << 20;
 
 /// What a delta attempt did.
 #[derive(Debug, Default)]
