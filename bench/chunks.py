@@ -192,7 +192,7 @@ def main() -> None:
     print(f"load average at start: {' '.join(load)}", flush=True)
     for mib in SIZES:
         for kind in ("edit", "tensor"):
-            work = WORK / "chunks" / f"{mib}-{kind}"
+            work = WORK / "gguf-deltas" / f"{mib}-{kind}"
             rm(work)
             work.mkdir(parents=True)
             # Three copies of the model at once, and a margin for others.

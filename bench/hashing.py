@@ -26,7 +26,9 @@ def main() -> None:
                "--key", str(KEY), "--out", str(WORK / "hash-one.json")]
     openssl = ["openssl", "dgst", "-sha256", str(big)]
     ours, ref = compare([(publish, None), (openssl, None)])
-    table.add(f"publish, 1 file of {SIZE_MB} MiB (s)", ours.seconds, ref.seconds, "openssl dgst -sha256", limit=1.1)
+    # The file gets a chunk index (it is over the 16 MiB threshold): the
+    # whole-file hash, the cuts and a second SHA-256 per chunk, on two cores.
+    table.add(f"publish, 1 file of {SIZE_MB} MiB (s)", ours.seconds, ref.seconds, "openssl dgst -sha256", limit=1.15)
 
     many = WORK / "hash-many"
     if len(list(many.glob("*"))) != MANY:

@@ -17,6 +17,7 @@ BEGIN, END = "<!-- bench:begin (written by bench/report.py) -->", "<!-- bench:en
 SECTIONS = [("hashing", "Hashing"), ("serving", "Serving"), ("connections", "A whole site at once"),
             ("update", "Installing, small delta, verify, resume"),
             ("network", "Site networks: segments, per-connection caps, --max-rate"),
+            ("chunks", "Chunk-level deltas of large GGUF files"),
             ("app", "The desktop app")]
 
 
