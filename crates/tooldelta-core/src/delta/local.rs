@@ -130,3 +130,57 @@ fn stored_manifests(layout: &Layout) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunks::chunk_reader;
+
+    #[test]
+    fn a_damaged_copy_lends_exactly_its_chunks_that_still_hash_right() {
+        let mut x = 3u64;
+        let data: Vec<u8> = (0..3 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let chunks = chunk_reader(&data[..], data.len() as u64, &[]).unwrap();
+        assert!(chunks.len() > 3, "{} chunks", chunks.len());
+        let index = ChunkIndex {
+            file_sha256: [0; 32],
+            file_size: data.len() as u64,
+            chunks,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("damaged");
+        let (second_at, second) = index.with_offsets().nth(1).unwrap();
+        let mut damaged = data.clone();
+        damaged[usize::try_from(second_at).unwrap() + 10] ^= 1;
+        damaged.extend_from_slice(b"appended");
+        std::fs::write(&path, &damaged).unwrap();
+
+        let mut local = LocalChunks::default();
+        let intact = add_in_place(&mut local, &index, &path);
+        assert_eq!(intact, data.len() as u64 - u64::from(second.len));
+        assert_eq!(local.sources, vec![path.clone()]);
+        assert!(!local.map.contains_key(&second.sha256), "the damaged chunk");
+        for (at, c) in index.with_offsets().filter(|(at, _)| *at != second_at) {
+            assert_eq!(
+                local.map[&c.sha256],
+                LocalChunk {
+                    source: 0,
+                    offset: at
+                }
+            );
+        }
+
+        // A truncated copy lends what is before the cut.
+        std::fs::write(&path, &data[..usize::try_from(second_at).unwrap()]).unwrap();
+        let mut local = LocalChunks::default();
+        let first = index.chunks[0].len;
+        assert_eq!(add_in_place(&mut local, &index, &path), u64::from(first));
+    }
+}
