@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Chunk-level deltas of large GGUF files (issue 11, item 9), from the real
 mirror on 127.0.0.1, for a 1 GiB and a 4 GiB model (`BENCH_CHUNKS_SIZES`,
-MiB, comma-separated) and two kinds of update:
+MiB, comma-separated) and two kinds of update (`BENCH_CHUNKS_KINDS`):
 
 - `edit`: llama.cpp's `gguf-new-metadata --chat-template` (shifts every tensor);
 - `tensor`: one of 64 tensors retrained (same layout, new values).
@@ -27,6 +27,7 @@ from chunks_other import desync_bytes, electron_bytes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZES = [int(s) for s in os.environ.get("BENCH_CHUNKS_SIZES", "128" if QUICK else "1024,4096").split(",") if s]
+KINDS = [k for k in os.environ.get("BENCH_CHUNKS_KINDS", "edit,tensor").split(",") if k]
 TENSORS = 64
 TOOL, WHOLE = "gguf", "gguf-whole"
 TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] | trim }}<|im_end|>\n"
@@ -191,7 +192,7 @@ def main() -> None:
     load = open("/proc/loadavg").read().split()[:3]
     print(f"load average at start: {' '.join(load)}", flush=True)
     for mib in SIZES:
-        for kind in ("edit", "tensor"):
+        for kind in KINDS:
             work = WORK / "gguf-deltas" / f"{mib}-{kind}"
             rm(work)
             work.mkdir(parents=True)

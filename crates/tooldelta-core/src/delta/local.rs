@@ -85,7 +85,7 @@ pub fn gather(layout: &Layout, store: &Store) -> LocalChunks {
 /// source. Returns the bytes found intact.
 pub fn add_in_place(out: &mut LocalChunks, index: &ChunkIndex, path: &Path) -> u64 {
     use std::os::unix::fs::FileExt;
-    let Ok(file) = std::fs::File::open(path) else {
+    let Some(file) = open_regular(path) else {
         return 0;
     };
     let source = out.sources.len();
@@ -108,6 +108,21 @@ pub fn add_in_place(out: &mut LocalChunks, index: &ChunkIndex, path: &Path) -> u
         out.sources.push(path.to_owned());
     }
     intact
+}
+
+/// Opens `path` for reading only if it is a regular file, never through a
+/// symlink and never blocking (a FIFO planted in a release cannot stall a
+/// repair).
+fn open_regular(path: &Path) -> Option<std::fs::File> {
+    use rustix::fs::OFlags;
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = OFlags::NOFOLLOW | OFlags::NONBLOCK;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(i32::try_from(flags.bits()).ok()?)
+        .open(path)
+        .ok()?;
+    file.metadata().ok()?.is_file().then_some(file)
 }
 
 /// `tools/*/manifests/*.json`, sorted (so the first holder of a chunk is stable).
@@ -176,6 +191,21 @@ mod tests {
                 }
             );
         }
+
+        // Neither a symlink nor a FIFO at the path is read (nor waited on).
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert_eq!(add_in_place(&mut LocalChunks::default(), &index, &link), 0);
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+            0,
+        )
+        .unwrap();
+        assert_eq!(add_in_place(&mut LocalChunks::default(), &index, &fifo), 0);
 
         // A truncated copy lends what is before the cut.
         std::fs::write(&path, &data[..usize::try_from(second_at).unwrap()]).unwrap();
