@@ -223,7 +223,9 @@ impl DeltaJob<'_> {
         }
     }
 
-    /// Copies `len` bytes of a local object into the sink, a piece at a time.
+    /// Copies `len` bytes of a local object into the sink, a piece at a time,
+    /// through one open file (so the kernel's read-ahead keeps ahead of the
+    /// reads when the object is not in the page cache).
     async fn copy_local(
         &self,
         src: &std::path::Path,
@@ -231,18 +233,24 @@ impl DeltaJob<'_> {
         mut len: u64,
         sink: &mut Sink,
     ) -> Result<(), Option<FetchError>> {
+        let path = src.to_owned();
+        let file = tokio::task::spawn_blocking(move || open_sequential(&path, offset, len))
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|r| r);
+        // A local object that went away: fetch the whole file instead.
+        let file = std::sync::Arc::new(file.map_err(|_| None)?);
         while len > 0 {
             if self.cancel.is_cancelled() {
                 return Err(Some(FetchError::Cancelled));
             }
             let n = len.min(COPY_PIECE);
-            let path = src.to_owned();
-            let piece = tokio::task::spawn_blocking(move || read_at(&path, offset, n))
+            let file = std::sync::Arc::clone(&file);
+            let piece = tokio::task::spawn_blocking(move || read_at(&file, offset, n))
                 .await
                 .map_err(|e| std::io::Error::other(e.to_string()))
                 .and_then(|r| r);
             let Ok(piece) = piece else {
-                // A local object that went away: fetch the whole file instead.
                 return Err(None);
             };
             sink.write(piece).await.map_err(|()| None)?;
@@ -319,10 +327,23 @@ pub fn resume_point(index: &ChunkIndex, partial: u64) -> u64 {
         .unwrap_or(0)
 }
 
-/// Reads `len` bytes at `offset` of a file.
-fn read_at(path: &std::path::Path, offset: u64, len: u64) -> std::io::Result<Bytes> {
-    use std::os::unix::fs::FileExt;
+/// Opens a local object to read `len` bytes at `offset` in order, telling
+/// the kernel so (a larger read-ahead window).
+fn open_sequential(
+    path: &std::path::Path,
+    offset: u64,
+    len: u64,
+) -> std::io::Result<std::fs::File> {
     let file = std::fs::File::open(path)?;
+    let len = std::num::NonZeroU64::new(len);
+    // Advice only: a file system without it reads the same bytes.
+    let _ = rustix::fs::fadvise(&file, offset, len, rustix::fs::Advice::Sequential);
+    Ok(file)
+}
+
+/// Reads `len` bytes at `offset` of a file.
+fn read_at(file: &std::fs::File, offset: u64, len: u64) -> std::io::Result<Bytes> {
+    use std::os::unix::fs::FileExt;
     let mut buf = vec![0; usize::try_from(len).expect("a piece fits in memory")];
     file.read_exact_at(&mut buf, offset)?;
     Ok(Bytes::from(buf))
