@@ -5,6 +5,7 @@
 //! writes on a blocking thread, with [`pump`] moving chunks from one to the
 //! other. A fetch is then a short composition of these.
 
+mod side_hash;
 mod sink;
 
 use std::pin::Pin;

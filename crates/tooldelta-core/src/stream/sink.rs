@@ -11,8 +11,10 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::side_hash::SideHash;
+use crate::fs::open_own_file;
 use crate::fs::{Durability, failpoint};
-use crate::hash::{ContentDigest, HASH_BUF_SIZE, HashingWriter};
+use crate::hash::{ContentDigest, HASH_BUF_SIZE};
 
 /// Chunks in flight between the network and the disk. hyper hands out chunks
 /// of at most a few hundred KiB, so this bounds a file's buffers to a few MiB.
@@ -22,7 +24,12 @@ const WRITE_BUF: usize = 1 << 20;
 /// Bytes written between two early write-backs of a large download.
 pub(crate) const WRITEBACK_EVERY: u64 = 128 << 20;
 
-type Writer = HashingWriter<BufWriter<File>>;
+/// The file being written and the hash of the same bytes, kept beside it.
+#[derive(Debug)]
+struct Writer {
+    file: BufWriter<File>,
+    hash: SideHash,
+}
 
 /// A partial file being appended to.
 #[derive(Debug)]
@@ -76,8 +83,11 @@ impl Sink {
         self.tx = None;
         let writer = self.join().await?;
         tokio::task::spawn_blocking(move || {
-            let (buf, digest) = writer.finish();
-            let file = buf.into_inner().map_err(io::IntoInnerError::into_error)?;
+            let digest = writer.hash.finish()?;
+            let file = writer
+                .file
+                .into_inner()
+                .map_err(io::IntoInnerError::into_error)?;
             if durability == Durability::Each {
                 failpoint!("fetch::fsync");
                 file.sync_all()?;
@@ -108,29 +118,32 @@ fn write_loop(
 ) -> io::Result<Writer> {
     failpoint!("fetch::open");
     // Never through a symlink or hard link planted in the partial folder.
-    let mut file = crate::fs::open_own_file(path)?;
+    let mut file = open_own_file(path)?;
     let hasher = reseed(&mut file, offset)?;
     file.set_len(offset)?;
     file.seek(SeekFrom::Start(offset))?;
-    let mut writer =
-        HashingWriter::resume(BufWriter::with_capacity(WRITE_BUF, file), hasher, offset);
+    let mut writer = Writer {
+        file: BufWriter::with_capacity(WRITE_BUF, file),
+        hash: SideHash::resume(hasher, offset),
+    };
     let mut writeback: Option<EarlyWriteback> = None;
     let mut since_writeback = 0;
     while let Some(chunk) = rx.blocking_recv() {
         failpoint!("fetch::write");
-        writer.write_all(&chunk)?;
+        writer.hash.update(&chunk)?;
+        writer.file.write_all(&chunk)?;
         since_writeback += chunk.len() as u64;
         if since_writeback >= writeback_every {
             since_writeback = 0;
             if writeback.is_none() {
-                writeback = Some(EarlyWriteback::start(writer.get_mut().get_ref())?);
+                writeback = Some(EarlyWriteback::start(writer.file.get_ref())?);
             }
             if let Some(writeback) = &writeback {
                 writeback.kick();
             }
         }
     }
-    writer.flush()?;
+    writer.file.flush()?;
     if let Some(writeback) = writeback {
         writeback.stop()?;
     }
