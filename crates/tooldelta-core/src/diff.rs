@@ -43,8 +43,13 @@ impl From<&FileEntry> for PlannedFile {
 /// What an update does: every list sorted by path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
-    /// Files whose content is already in the local store (not fetched).
-    pub reuse: Vec<PlannedFile>,
+    /// Files whose content is already in the local store (not fetched), as
+    /// positions in the new manifest's `files`: a one-file update of a
+    /// 100,000-file tool reuses almost all of them, and copies of their
+    /// entries would double the manifest in memory.
+    pub reuse: Vec<u32>,
+    /// The summed size of the reused files.
+    pub reused_bytes: u64,
     /// Files whose content must be fetched.
     pub fetch: Vec<PlannedFile>,
     /// Paths of the active release that the new one no longer lists.
@@ -69,18 +74,27 @@ impl Plan {
         new: &[FileEntry],
         in_store: impl Fn(&str, u64) -> bool,
     ) -> Self {
-        let (reuse, fetch) = new
-            .iter()
-            .map(PlannedFile::from)
-            .partition(|f| in_store(&f.sha256, f.size));
-        let new_paths: BTreeSet<&str> = new.iter().map(|f| f.path.as_str()).collect();
+        let (mut reuse, mut fetch, mut reused_bytes) = (Vec::new(), Vec::new(), 0);
+        for (i, f) in new.iter().enumerate() {
+            if in_store(&f.sha256, f.size) {
+                reuse.push(u32::try_from(i).expect("a manifest lists fewer than 2^32 files"));
+                reused_bytes += f.size;
+            } else {
+                fetch.push(PlannedFile::from(f));
+            }
+        }
+        let listed = |p: &str| {
+            new.binary_search_by(|f| f.path.as_bytes().cmp(p.as_bytes()))
+                .is_ok()
+        };
         let remove = old
             .iter()
-            .filter(|f| !new_paths.contains(f.path.as_str()))
+            .filter(|f| !listed(&f.path))
             .map(|f| f.path.clone())
             .collect();
         Self {
             reuse,
+            reused_bytes,
             fetch,
             remove,
         }
@@ -102,7 +116,7 @@ impl Plan {
 
     /// Sizes of the files not fetched because their content is present.
     pub fn bytes_saved(&self) -> u64 {
-        self.reuse.iter().map(|f| f.size).sum()
+        self.reused_bytes
     }
 
     /// Whether nothing needs fetching.
@@ -146,7 +160,7 @@ mod tests {
         let stored = ['a', 'b'];
         let plan = Plan::from_files(&old, &new, |h, _| stored.iter().any(|c| h.starts_with(*c)));
         assert_eq!(paths(&plan.fetch), ["b"]);
-        assert_eq!(paths(&plan.reuse), ["a"]);
+        assert_eq!(plan.reuse, [0]);
         assert_eq!((plan.bytes_to_fetch(), plan.bytes_saved()), (7, 3));
         assert!(plan.remove.is_empty());
     }

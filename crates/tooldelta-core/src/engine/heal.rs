@@ -97,6 +97,7 @@ pub(crate) async fn ensure_objects(
     drop_corrupt_objects(&session.store, &damage.bad).await;
     let plan = Plan {
         reuse: Vec::new(),
+        reused_bytes: 0,
         fetch: damage
             .bad
             .iter()

@@ -74,7 +74,7 @@ pub(crate) async fn fetch_verified(
     if let (Some(c), Some(v)) = (&channel, &wanted) {
         refuse_withdrawn(tool_id, c, v)?;
     }
-    let fetched = env
+    let mut fetched = env
         .fetcher
         .manifest(tool_id, wanted_text.as_deref())
         .await?;
@@ -86,7 +86,8 @@ pub(crate) async fn fetch_verified(
         allow_downgrade,
         now: Timestamp::now(),
     };
-    let verified = VerifiedManifest::verify(&fetched.bytes, &policy)?;
+    // The bytes move into the verified manifest (no second copy is kept).
+    let verified = VerifiedManifest::verify_owned(std::mem::take(&mut fetched.bytes), &policy)?;
     if let Some(c) = &channel {
         refuse_withdrawn(tool_id, c, verified.version())?;
     }

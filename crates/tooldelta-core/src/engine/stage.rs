@@ -107,11 +107,11 @@ pub(super) async fn store_manifest(
     version: &str,
 ) -> Result<(), UpdateError> {
     let path = s.env.layout.manifest_path(s.tool_id, version);
-    let bytes = verified.bytes().to_vec();
+    let bytes = verified.shared_bytes();
     let target = path.clone();
     let written = spawn_blocking(move || {
         fs_err::create_dir_all(target.parent().expect("manifests/ is a folder"))?;
-        write_atomic(&target, &bytes)
+        write_atomic(&target, bytes.as_slice())
     })
     .await
     .map_err(|e| std::io::Error::other(e.to_string()))

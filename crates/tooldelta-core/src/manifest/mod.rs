@@ -1,20 +1,22 @@
 //! Manifest v1 (CONTRACT §1): types, bounded parsing, rules and `manifest_hash`.
 //!
-//! A manifest is parsed from bytes in two steps: strict JSON (no duplicate keys)
-//! into a value, then into [`Manifest`]. `manifest_hash` is computed over the
-//! *received* value, not over a re-serialization of our types, so fields this
-//! version does not know (added by a later, compatible publisher) are still
-//! covered by the hash and the signature.
+//! A manifest is read from bytes in two streaming passes: `manifest_hash`
+//! over the canonical form of the *received* document (duplicate keys
+//! refused; see `canonical`), not over a re-serialization of our types, so
+//! fields this version does not know (added by a later, compatible
+//! publisher) are still covered by the hash and the signature; then the
+//! typed [`Manifest`], member by member (see `de`). Neither builds a
+//! generic JSON tree of the document.
 
+mod canonical;
+mod de;
 mod paths;
 mod rules;
-mod strict_json;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 pub use paths::{PathRule, check_path, collision_key, find_collision};
 pub use rules::{RuleViolation, is_sha256_hex, is_valid_tool_id};
@@ -35,7 +37,7 @@ pub const MAX_FILE_SIZE: u64 = 1 << 53;
 
 /// A parsed manifest. Nothing here is trusted yet: the `signing` layer
 /// above turns it into a `VerifiedManifest` (the one gate).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Manifest {
     /// Always [`MANIFEST_VERSION`].
     pub manifest_version: String,
@@ -72,7 +74,7 @@ pub struct Manifest {
 }
 
 /// One file of a release.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileEntry {
     /// Relative POSIX path inside the release.
     pub path: String,
@@ -168,9 +170,8 @@ impl Manifest {
                 limit: MAX_MANIFEST_BYTES,
             });
         }
-        let value = strict_json::from_slice(bytes)?;
-        let computed_hash = hash_value(&value)?;
-        let manifest = serde_json::from_value(value)?;
+        let computed_hash = canonical::hash_without(bytes, UNHASHED)?;
+        let manifest = serde_json::from_slice(bytes)?;
         Ok(ParsedManifest {
             manifest,
             computed_hash,
@@ -179,8 +180,9 @@ impl Manifest {
 
     /// Computes `manifest_hash` for this manifest as it would be serialized.
     pub fn compute_hash(&self) -> String {
-        let value = serde_json::to_value(self).expect("a manifest always serializes");
-        hash_value(&value).expect("a serialized manifest always canonicalizes")
+        let bytes = serde_json::to_vec(self).expect("a manifest always serializes");
+        canonical::hash_without(&bytes, UNHASHED)
+            .expect("a serialized manifest always canonicalizes")
     }
 
     /// Deterministic, human-readable JSON: fields in a fixed order, a final newline.
@@ -249,17 +251,8 @@ where
     versions.into_iter().filter(|v| v.pre.is_empty()).max()
 }
 
-/// SHA-256 over the RFC 8785 canonical form of `value` without `manifest_hash`
-/// and `signature`.
-fn hash_value(value: &Value) -> Result<String, serde_json::Error> {
-    let mut value = value.clone();
-    if let Value::Object(map) = &mut value {
-        map.remove("manifest_hash");
-        map.remove("signature");
-    }
-    let canonical = serde_json_canonicalizer::to_vec(&value)?;
-    Ok(hex::encode(Sha256::digest(&canonical)))
-}
+/// The members `manifest_hash` does not cover (it cannot cover itself).
+const UNHASHED: &[&str] = &["manifest_hash", "signature"];
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,7 @@
 //! [`VerifiedManifest`]: the only way trusted manifest data enters the engine.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use semver::Version;
 
@@ -158,7 +160,8 @@ pub struct VerifiedManifest {
     version: Version,
     hash: String,
     key_id: String,
-    bytes: Vec<u8>,
+    /// Shared, not copied: the manifest of a 100,000-file tool is 17 MB.
+    bytes: Arc<Vec<u8>>,
 }
 
 /// A manifest through the steps every manifest takes wherever it is used
@@ -247,6 +250,12 @@ impl VerifiedManifest {
     /// with a signature required, then the client's own checks, the spec step
     /// of each written above it.
     pub fn verify(bytes: &[u8], policy: &TrustPolicy<'_>) -> Result<Self, TrustError> {
+        Self::verify_with(bytes.to_vec(), policy, true)
+    }
+
+    /// [`VerifiedManifest::verify`] of bytes the caller no longer needs:
+    /// they are kept without a copy.
+    pub fn verify_owned(bytes: Vec<u8>, policy: &TrustPolicy<'_>) -> Result<Self, TrustError> {
         Self::verify_with(bytes, policy, true)
     }
 
@@ -261,7 +270,7 @@ impl VerifiedManifest {
         policy: &TrustPolicy<'_>,
         recorded_hash: &str,
     ) -> Result<Self, TrustError> {
-        let verified = Self::verify_with(bytes, policy, !policy.trust.is_empty())?;
+        let verified = Self::verify_with(bytes.to_vec(), policy, !policy.trust.is_empty())?;
         // The stored bytes must be the ones verified at download time.
         if verified.hash != recorded_hash {
             return Err(TrustError::HashMismatch {
@@ -274,13 +283,13 @@ impl VerifiedManifest {
     }
 
     fn verify_with(
-        bytes: &[u8],
+        bytes: Vec<u8>,
         policy: &TrustPolicy<'_>,
         signature_required: bool,
     ) -> Result<Self, TrustError> {
         let tool_id = policy.tool_id.to_owned();
         let checked = check_manifest(
-            bytes,
+            &bytes,
             policy.trust,
             signature_required,
             Some(policy.tool_id),
@@ -306,7 +315,7 @@ impl VerifiedManifest {
             version,
             hash: checked.hash,
             key_id: checked.signature.public_key_id.unwrap_or_default(),
-            bytes: bytes.to_vec(),
+            bytes: Arc::new(bytes),
             manifest: checked.manifest,
         })
     }
@@ -334,6 +343,11 @@ impl VerifiedManifest {
     /// The bytes it was verified from, to store beside the release.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// The same bytes, shared (to write them from another thread).
+    pub fn shared_bytes(&self) -> Arc<Vec<u8>> {
+        Arc::clone(&self.bytes)
     }
 }
 
