@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 
 use crate::fs::{
-    Durability, create_dir_all_no_symlinks, failpoint, fsync_dir, remove_file_if_exists,
-    remove_tree_if_exists, set_readonly,
+    Durability, create_dir_all_no_symlinks, create_parent_dirs, failpoint, fsync_dir,
+    remove_file_if_exists, remove_tree_if_exists, set_readonly,
 };
 use crate::layout::Layout;
 use crate::manifest::Manifest;
@@ -165,8 +165,8 @@ impl Previous<'_> {
 }
 
 /// Builds `tools/<id>/staging/<version>/` from the store: every file of the
-/// manifest, unchanged ones hard-linked from `previous`. Folders are made in
-/// one ordered pass, files in parallel. Nothing is fsynced here: the caller
+/// manifest, unchanged ones hard-linked from `previous`. Folders are made
+/// level by level, files in parallel. Nothing is fsynced here: the caller
 /// syncs the file system once before the release is moved into place (a
 /// staging folder is never trusted: the next run removes it). Returns the
 /// staging folder.
@@ -184,15 +184,7 @@ pub fn stage_release(
     let stage = tool_dir.join(&rel);
     remove_tree_if_exists(&stage)?;
     create_dir_all_no_symlinks(&tool_dir, &rel)?;
-    // Paths are sorted, so a file's folder is usually the one just made.
-    let mut last: Option<&Path> = None;
-    for file in &manifest.files {
-        let parent = Path::new(&file.path).parent().unwrap_or(Path::new(""));
-        if !parent.as_os_str().is_empty() && last != Some(parent) {
-            create_dir_all_no_symlinks(&stage, parent)?;
-        }
-        last = Some(parent);
-    }
+    create_parent_dirs(&stage, manifest.files.iter().map(|f| f.path.as_str()))?;
     manifest.files.par_iter().try_for_each(|file| {
         let dst = stage.join(&file.path);
         if let Some(old) = previous.and_then(|p| p.unchanged(file))

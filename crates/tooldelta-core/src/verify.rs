@@ -15,16 +15,48 @@ use crate::manifest::{FileEntry, Manifest};
 use crate::report::{FileCheck, FileStatus};
 
 /// Checks every file of `manifest` under `dir`, plus extras; sorted by path.
+/// Files are hashed on rayon's pool (one thread per core), each streamed
+/// through one fixed buffer.
 pub fn verify_release(dir: &Path, manifest: &Manifest) -> io::Result<Vec<FileCheck>> {
     let mut checks: Vec<FileCheck> = manifest
         .files
         .par_iter()
         .map(|f| check_listed(dir, f))
         .collect::<io::Result<_>>()?;
-    let listed: BTreeSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
-    checks.extend(find_extras(dir, &listed)?);
+    let files = &manifest.files;
+    // A verified manifest is sorted by path: a binary search needs no set
+    // of 100,000 paths beside it.
+    let sorted = files.is_sorted_by(|a, b| a.path.as_bytes() < b.path.as_bytes());
+    let set: BTreeSet<&str> = if sorted {
+        BTreeSet::new()
+    } else {
+        files.iter().map(|f| f.path.as_str()).collect()
+    };
+    let listed = |rel: &str| {
+        if sorted {
+            files
+                .binary_search_by(|f| f.path.as_bytes().cmp(rel.as_bytes()))
+                .is_ok()
+        } else {
+            set.contains(rel)
+        }
+    };
+    checks.extend(find_extras(dir, listed)?);
     checks.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     Ok(checks)
+}
+
+/// Runs blocking file work from async code without moving its inputs to
+/// another thread (`spawn_blocking` needs owned data: a copy of a
+/// 100,000-file manifest): on a multi-thread runtime the worker hands its
+/// other tasks on first; elsewhere (a current-thread test runtime, or no
+/// runtime) it simply runs.
+pub fn off_runtime<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
 }
 
 fn check_listed(dir: &Path, file: &FileEntry) -> io::Result<FileCheck> {
@@ -61,7 +93,7 @@ fn check_listed(dir: &Path, file: &FileEntry) -> io::Result<FileCheck> {
     Ok(check)
 }
 
-fn find_extras(dir: &Path, listed: &BTreeSet<&str>) -> io::Result<Vec<FileCheck>> {
+fn find_extras(dir: &Path, listed: impl Fn(&str) -> bool) -> io::Result<Vec<FileCheck>> {
     let mut extras = Vec::new();
     for entry in walkdir::WalkDir::new(dir).follow_links(false).min_depth(1) {
         let entry = entry.map_err(io::Error::other)?;
@@ -77,7 +109,7 @@ fn find_extras(dir: &Path, listed: &BTreeSet<&str>) -> io::Result<Vec<FileCheck>
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/");
-        if listed.contains(rel.as_str()) {
+        if listed(&rel) {
             continue;
         }
         let (sha, size) = if entry.file_type().is_file() {

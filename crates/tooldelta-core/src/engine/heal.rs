@@ -72,12 +72,7 @@ pub(crate) async fn check_release(
     dir: &Path,
     manifest: &Manifest,
 ) -> Result<Vec<FileCheck>, UpdateError> {
-    let manifest = manifest.clone();
-    let dir2 = dir.to_owned();
-    tokio::task::spawn_blocking(move || verify_release(&dir2, &manifest))
-        .await
-        .map_err(std::io::Error::other)
-        .and_then(|r| r)
+    crate::verify::off_runtime(|| verify_release(dir, manifest))
         .map_err(UpdateError::io(tool_id, "verify", dir))
 }
 

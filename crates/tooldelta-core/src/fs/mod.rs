@@ -8,7 +8,9 @@
 //! made durable together ([`batch`]).
 
 mod batch;
+mod dirs;
 pub use batch::{BATCH_BELOW, Durability, Journal, Leftover, sync_filesystems};
+pub use dirs::create_parent_dirs;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
