@@ -1,5 +1,6 @@
 //! The rules of CONTRACT §1, each with a stable name an error can cite.
 
+use super::paths::key_hash;
 use super::{
     ChunksRef, MANIFEST_VERSION, MAX_FILE_SIZE, Manifest, PathRule, check_path, collision_key,
     find_collision,
@@ -183,19 +184,49 @@ pub(super) fn check(m: &Manifest, strictness: Strictness) -> Result<(), RuleViol
 /// (`a` and `a/b`), as a case-insensitive, normalizing file system sees them:
 /// otherwise the manifest passes verification and the release can only fail
 /// half-way through staging, after the downloads.
+/// Keys are held by their hash (see [`find_collision`]): the keys of the
+/// files are distinct here, so two files sharing a hash is a true hash
+/// collision, decided by the exact check.
 fn check_file_folder(m: &Manifest) -> Result<(), RuleViolation> {
+    let mut files = std::collections::HashMap::with_capacity(m.files.len());
+    for f in &m.files {
+        if files
+            .insert(key_hash(&collision_key(&f.path)), f.path.as_str())
+            .is_some()
+        {
+            return check_file_folder_exact(m);
+        }
+    }
+    let is_file = |up: &str| {
+        files
+            .get(&key_hash(up))
+            .copied()
+            .filter(|file| collision_key(file) == up)
+    };
+    first_file_folder_conflict(m, is_file)
+}
+
+fn check_file_folder_exact(m: &Manifest) -> Result<(), RuleViolation> {
     let files: std::collections::HashMap<String, &str> = m
         .files
         .iter()
         .map(|f| (collision_key(&f.path), f.path.as_str()))
         .collect();
+    first_file_folder_conflict(m, |up| files.get(up).copied())
+}
+
+/// The first file whose folder (by collision key) is a listed file.
+fn first_file_folder_conflict<'a>(
+    m: &Manifest,
+    is_file: impl Fn(&str) -> Option<&'a str>,
+) -> Result<(), RuleViolation> {
     for f in &m.files {
         let key = collision_key(&f.path);
         let mut parent = key.as_str();
         while let Some((up, _)) = parent.rsplit_once('/') {
-            if let Some(file) = files.get(up) {
+            if let Some(file) = is_file(up) {
                 return Err(RuleViolation::FileFolderConflict {
-                    file: (*file).to_owned(),
+                    file: file.to_owned(),
                     other: f.path.clone(),
                 });
             }
