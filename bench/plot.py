@@ -57,9 +57,16 @@ def png(rows: list[dict]) -> bool:
 
 def svg(rows: list[dict]) -> None:
     """The same plot as plain SVG, for machines without matplotlib."""
+    label = lambda s: f"{s} MiB" if s < 1024 else f"{s / 1024:g} GiB"  # noqa: E731
+    svg_plot(rows, "size_mib", label, SERIES, TITLE, WORK / "scaling.svg")
+
+
+def svg_plot(rows: list[dict], xkey: str, xlabel, series, title: str, path) -> None:
+    """A log-log plot of `series` (key, label, colour, dashed) against
+    `rows[i][xkey]`, as plain SVG written to `path`."""
     w, h, left, right, top, bottom = 900, 520, 80, 250, 40, 60
-    sizes = [r["size_mib"] for r in rows]
-    values = [r[k] for r in rows for k, *_ in SERIES if r[k] > 0]
+    sizes = [r[xkey] for r in rows]
+    values = [r[k] for r in rows for k, *_ in series if r[k] > 0]
     x0, x1 = math.log10(min(sizes)), math.log10(max(sizes))
     y0, y1 = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
     x1 = x1 if x1 > x0 else x0 + 1
@@ -73,7 +80,7 @@ def svg(rows: list[dict]) -> None:
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
            f'<rect width="{w}" height="{h}" fill="white"/>',
-           f'<text x="{w / 2}" y="22" text-anchor="middle" font-size="14">{TITLE}</text>']
+           f'<text x="{w / 2}" y="22" text-anchor="middle" font-size="14">{title}</text>']
     for e in range(y0, y1 + 1):
         y = py(10 ** e)
         out.append(f'<line x1="{left}" y1="{y}" x2="{w - right}" y2="{y}" stroke="#ddd"/>')
@@ -81,10 +88,9 @@ def svg(rows: list[dict]) -> None:
     for s in sizes:
         x = px(s)
         out.append(f'<line x1="{x}" y1="{top}" x2="{x}" y2="{h - bottom}" stroke="#eee"/>')
-        label = f"{s} MiB" if s < 1024 else f"{s / 1024:g} GiB"
-        out.append(f'<text x="{x}" y="{h - bottom + 18}" text-anchor="middle">{label}</text>')
-    for i, (key, label, color, dashed) in enumerate(SERIES):
-        pts = " ".join(f"{px(r['size_mib']):.1f},{py(r[key]):.1f}" for r in rows if r[key] > 0)
+        out.append(f'<text x="{x}" y="{h - bottom + 18}" text-anchor="middle">{xlabel(s)}</text>')
+    for i, (key, label, color, dashed) in enumerate(series):
+        pts = " ".join(f"{px(r[xkey]):.1f},{py(r[key]):.1f}" for r in rows if r[key] > 0)
         dash = ' stroke-dasharray="6,4" opacity="0.6"' if dashed else ""
         out.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="2"{dash}/>')
         ly = top + 20 + i * 20
@@ -92,7 +98,7 @@ def svg(rows: list[dict]) -> None:
                    f'stroke-width="2"{dash}/>')
         out.append(f'<text x="{w - right + 52}" y="{ly + 4}">{label}</text>')
     out.append("</svg>")
-    (WORK / "scaling.svg").write_text("\n".join(out) + "\n")
+    path.write_text("\n".join(out) + "\n")
 
 
 def main() -> None:

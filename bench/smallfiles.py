@@ -9,7 +9,9 @@ row interleaved with its reference in the same run:
 - mirror `import` vs `cp -a && sync` of the tree (≤ 2x);
 - peak RSS of install, update, verify and import (≤ 64 MiB);
 - beside them, the fsync-family calls (strace -c -f, one extra untimed run)
-  and the HTTP requests the mirror counted, per install and update.
+  and the HTTP requests the mirror counted, per install and update;
+- the scaling plot: seconds against file count, ours and references
+  (target/bench/smallfiles-scaling.{json,svg}).
 
 `BENCH_SMALLFILES=1000,20000` picks the sizes (quick: 1000,20000).
 """
@@ -21,7 +23,7 @@ import shutil
 import subprocess
 import urllib.request
 
-from harness import KEY, PUB, QUICK, Table, bin, compare, mirror_server, run_once
+from harness import KEY, PUB, QUICK, WORK, Table, bin, compare, mirror_server, run_once
 
 TOOL = "venv-tool"
 SIZES = [int(n) for n in os.environ.get(
@@ -119,7 +121,28 @@ def counted(url, cmd, setup) -> str:
     return f"{requests_served(url) - before} HTTP requests, {fsyncs(cmd, setup)}"
 
 
-def rows(table: Table, work, count: int) -> None:
+SERIES = [
+    ("install_s", "fresh install", "#1f77b4", False),
+    ("cp_install_s", "cp -a && sync of the tree", "#1f77b4", True),
+    ("update_s", "one-file update", "#2ca02c", False),
+    ("verify_s", "verify", "#d62728", False),
+    ("sha256sum_s", "find | xargs sha256sum", "#d62728", True),
+    ("import_s", "mirror import", "#9467bd", False),
+]
+
+
+def plot(points: list[dict]) -> None:
+    """Seconds against file count, log-log (plain SVG, no dependency)."""
+    import json
+    from plot import svg_plot
+    (WORK / "smallfiles-scaling.json").write_text(json.dumps(points, indent=2))
+    if len(points) > 1:
+        svg_plot(points, "files", lambda n: f"{n:,} files", SERIES,
+                 "tooldelta: tools of many small files (log-log; dashed: references)",
+                 WORK / "smallfiles-scaling.svg")
+
+
+def rows(table: Table, work, count: int) -> dict:
     v1, v2, store = fixture(work, count)
     root, copy, template = work / "root", work / "cp-a.out", work / "root-v1"
     label = f"{count:,} files"
@@ -130,6 +153,7 @@ def rows(table: Table, work, count: int) -> None:
             (f"cp -a '{v1}' '{copy}' && sync", lambda: settle(root, copy)),
         ])
         table.add(f"fresh install, {label} (s)", ours.seconds, cp.seconds, "cp -a && sync", limit=2.0)
+        point = {"files": count, "install_s": ours.seconds, "cp_install_s": cp.seconds}
         table.add(f"peak RSS of that install, {label} (MiB)", ours.max_rss_kib / 1024, RSS_LIMIT, "target",
                   limit=1.0, note=counted(url, update_cmd(url, root, "1.0.0"), lambda: settle(root, copy)))
 
@@ -148,6 +172,7 @@ def rows(table: Table, work, count: int) -> None:
             (f"cp -a '{installed}/.' '{copy}' && sync", lambda: settle(copy)),
         ])
         table.add(f"one-file update, {label} (s)", ours.seconds, cp.seconds, "cp -a && sync", limit=0.25)
+        point["update_s"] = ours.seconds
         table.add(f"peak RSS of that update, {label} (MiB)", ours.max_rss_kib / 1024, RSS_LIMIT, "target",
                   limit=1.0, note=counted(url, update_cmd(url, root, "2.0.0"), fresh_root))
 
@@ -158,6 +183,7 @@ def rows(table: Table, work, count: int) -> None:
         (f"cd '{installed}/' && find . -type f -print0 | xargs -0 sha256sum > /dev/null", None),
     ])
     table.add(f"verify, {label} (s)", ours.seconds, ref.seconds, "find | xargs sha256sum", limit=1.0)
+    point |= {"verify_s": ours.seconds, "sha256sum_s": ref.seconds}
     table.add(f"peak RSS of that verify, {label} (MiB)", ours.max_rss_kib / 1024, RSS_LIMIT, "target", limit=1.0)
 
     fresh_store = work / "store-import"
@@ -167,17 +193,18 @@ def rows(table: Table, work, count: int) -> None:
         (f"cp -a '{v1}' '{copy}' && sync", lambda: settle(fresh_store, copy)),
     ])
     table.add(f"mirror import, {label} (s)", ours.seconds, cp.seconds, "cp -a && sync", limit=2.0)
+    point["import_s"] = ours.seconds
     table.add(f"peak RSS of that import, {label} (MiB)", ours.max_rss_kib / 1024, RSS_LIMIT, "target",
               limit=1.0, note=f"fsyncs: {fsyncs(import_cmd(fresh_store, manifest, v1), lambda: settle(fresh_store))}")
     settle(fresh_store, copy, root, template)
+    return point
 
 
 def main() -> None:
-    from harness import WORK
     table = Table()
-    for count in SIZES:
-        rows(table, WORK / f"smallfiles-{count}", count)
+    points = [rows(table, WORK / f"smallfiles-{count}", count) for count in SIZES]
     table.save("smallfiles")
+    plot(points)
     print(table.markdown())
 
 
