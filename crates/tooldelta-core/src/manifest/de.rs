@@ -112,10 +112,10 @@ fn other<'de, A: MapAccess<'de>>(
     name: String,
     map: &mut A,
 ) -> Result<(), A::Error> {
-    let value: Value = map.next_value()?;
-    if extra.insert(name.clone(), value).is_some() {
+    if extra.contains_key(&name) {
         return Err(de::Error::custom(format!("duplicate field `{name}`")));
     }
+    extra.insert(name, map.next_value()?);
     Ok(())
 }
 
@@ -140,8 +140,10 @@ impl<'de> Deserialize<'de> for Manifest {
 
 struct ManifestVisitor;
 
-/// The members of a manifest as they are read.
+/// The members of a manifest as they are read. An optional field is
+/// `Some(None)` once read as `null`: seen, so a second one is a duplicate.
 #[derive(Default)]
+#[allow(clippy::option_option)]
 struct Fields {
     manifest_version: Option<String>,
     tool_id: Option<String>,
