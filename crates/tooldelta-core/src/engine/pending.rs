@@ -11,7 +11,7 @@ use super::env::{Env, UpdateOptions};
 use super::installed::Local;
 use super::session::{Activation, Session};
 use super::stage;
-use super::update::{Transfer, refuse_held, report};
+use super::update::{Transfer, announce, refuse_held, report};
 use crate::diff::Plan;
 use crate::error::UpdateError;
 use crate::events::{Event, Phase, Reporter};
@@ -31,15 +31,7 @@ pub(super) async fn run(
         Ok(session) => activate(&session).await,
         Err(e) => Err(e),
     };
-    match &result {
-        Ok(report) => reporter.report(&Event::Done {
-            report: report.clone(),
-        }),
-        Err(e) => reporter.report(&Event::Failed {
-            tool_id: tool_id.to_owned(),
-            error: e.info(),
-        }),
-    }
+    announce(reporter, tool_id, &result);
     result
 }
 

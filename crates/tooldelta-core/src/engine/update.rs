@@ -92,7 +92,18 @@ pub(super) async fn run(
         Ok(session) => update(&session, opts).await,
         Err(e) => Err(e),
     };
-    match &result {
+    announce(reporter, tool_id, &result);
+    result
+}
+
+/// Ends a run that switches a tool (update, activate) with its `Done` or
+/// `Failed` event.
+pub(super) fn announce(
+    reporter: &dyn Reporter,
+    tool_id: &str,
+    result: &Result<UpdateReport, UpdateError>,
+) {
+    match result {
         Ok(report) => reporter.report(&Event::Done {
             report: report.clone(),
         }),
@@ -101,7 +112,6 @@ pub(super) async fn run(
             error: e.info(),
         }),
     }
-    result
 }
 
 async fn update(s: &Session<'_>, opts: &UpdateOptions) -> Result<UpdateReport, UpdateError> {

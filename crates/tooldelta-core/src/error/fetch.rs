@@ -219,6 +219,32 @@ impl FetchError {
 }
 
 impl FetchError {
+    /// A body from `url` that stopped after `received` bytes of an object
+    /// of `size` bytes.
+    pub(crate) fn from_stream(
+        err: crate::stream::StreamError,
+        url: &str,
+        received: u64,
+        size: u64,
+    ) -> Self {
+        use crate::stream::StreamError;
+        let url = url.to_owned();
+        match err {
+            StreamError::Cancelled => Self::Cancelled,
+            StreamError::Stalled(after) => Self::Stalled {
+                url,
+                secs: after.as_secs(),
+                received,
+            },
+            StreamError::TooLong(_) => Self::TooLong { url, limit: size },
+            StreamError::Transport(e) => Self::Body {
+                url,
+                received,
+                source: Cause::new(e),
+            },
+        }
+    }
+
     /// What to try next after this failure, if anything is known.
     pub fn hint(&self) -> Option<String> {
         use crate::explain::{classify, for_root};

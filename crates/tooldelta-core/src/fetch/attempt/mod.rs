@@ -329,7 +329,7 @@ impl<'a> ObjectRun<'a> {
                     .map_err(|e| self.io(e))?;
                 self.truncate();
             }
-            return Err(self.stream_error(url, err, written));
+            return Err(FetchError::from_stream(err, url, written, self.size()));
         }
         if written < self.size() {
             sink.close().await.map_err(|e| self.io(e))?;
@@ -360,27 +360,6 @@ impl<'a> ObjectRun<'a> {
             });
         }
         self.persist().await
-    }
-
-    fn stream_error(&self, url: &str, err: StreamError, received: u64) -> FetchError {
-        let url = url.to_owned();
-        match err {
-            StreamError::Cancelled => FetchError::Cancelled,
-            StreamError::Stalled(after) => FetchError::Stalled {
-                url,
-                secs: after.as_secs(),
-                received,
-            },
-            StreamError::TooLong(_) => FetchError::TooLong {
-                url,
-                limit: self.size(),
-            },
-            StreamError::Transport(e) => FetchError::Body {
-                url,
-                received,
-                source: Cause::new(e),
-            },
-        }
     }
 
     fn file_progress(&mut self, bytes_done: u64) {

@@ -34,7 +34,7 @@ use super::ranged::{ByteRange, Ranged};
 use crate::error::FetchError;
 use crate::events::{Event, Reporter};
 use crate::explain::Cause;
-use crate::stream::{Body, EarlyWriteback, StreamError, WRITEBACK_EVERY};
+use crate::stream::{Body, EarlyWriteback, WRITEBACK_EVERY};
 use crate::throttle::{PROGRESS_INTERVAL, Progress};
 
 /// Bytes a connection gathers before one positional write.
@@ -337,7 +337,7 @@ impl Run<'_, '_> {
                 Err(e) => {
                     // What arrived is kept for the next attempt's range.
                     self.write(batch, at, i).await?;
-                    return Err(self.stream_error(e, at));
+                    return Err(FetchError::from_stream(e, self.job.url, at, self.job.size));
                 }
             };
             let Some(chunk) = chunk else { break };
@@ -385,27 +385,6 @@ impl Run<'_, '_> {
         }
         self.file_progress();
         Ok(n)
-    }
-
-    fn stream_error(&self, err: StreamError, received: u64) -> FetchError {
-        let url = self.job.url.to_owned();
-        match err {
-            StreamError::Cancelled => FetchError::Cancelled,
-            StreamError::Stalled(after) => FetchError::Stalled {
-                url,
-                secs: after.as_secs(),
-                received,
-            },
-            StreamError::TooLong(_) => FetchError::TooLong {
-                url,
-                limit: self.job.size,
-            },
-            StreamError::Transport(e) => FetchError::Body {
-                url,
-                received,
-                source: Cause::new(e),
-            },
-        }
     }
 
     fn file_progress(&self) {
